@@ -1,0 +1,179 @@
+//! Uploads and downloads between local files and data objects.
+//!
+//! Large uploads follow python-irodsclient's parallel scheme (no portal protocol): the first
+//! connection opens the object for writing and learns its replica token; the other connections
+//! open the same replica with that token, each writes its own byte range, the secondaries end
+//! with REPLICA_CLOSE and the first one closes (finalizes) last.
+
+use std::path::Path;
+
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use super::connection::Connection;
+use super::error::{Error, Result};
+use super::io::OpenMode;
+use super::pool::Pool;
+use crate::consts::{kw, whence};
+use crate::messages::KeyValPair;
+
+/// Files above this size are sent in parallel (python-irodsclient's threshold).
+pub const PARALLEL_THRESHOLD: u64 = 32 << 20;
+/// Write size of single-stream uploads.
+pub const SINGLE_STREAM_CHUNK: usize = 8 << 20;
+/// Write size of each parallel stream.
+pub const PARALLEL_CHUNK: usize = 4 << 20;
+
+/// Options of [`put_file`].
+#[derive(Clone, Debug)]
+pub struct PutOptions {
+    /// Number of connections for large files (1 = always single stream).
+    pub threads: usize,
+    /// Extra open keywords (`destRescName`, `regChksum`, ...).
+    pub options: KeyValPair,
+}
+
+impl Default for PutOptions {
+    fn default() -> Self {
+        PutOptions { threads: 3, options: KeyValPair::new() }
+    }
+}
+
+/// Uploads `local` to `logical`, overwriting an existing object. Returns the bytes sent.
+pub async fn put_file(pool: &Pool, local: &Path, logical: &str, put: &PutOptions) -> Result<u64> {
+    let size = tokio::fs::metadata(local).await?.len();
+    let mut primary = pool.get().await?;
+    let parallel = put.threads > 1 && size > PARALLEL_THRESHOLD && primary.server_at_least(&[4, 2, 9]);
+    if !parallel {
+        return put_single(&mut primary, local, logical, &put.options).await;
+    }
+    let threads = put.threads as u64;
+    let mut options = put.options.clone();
+    options.set(kw::NUM_THREADS, threads.to_string());
+    options.set(kw::DATA_SIZE, size.to_string());
+    let fd = primary.open(logical, OpenMode::Write, options.clone()).await?;
+    let info = primary.descriptor_info(fd).await?;
+
+    // Open the secondary streams on their own connections with the replica token.
+    let mut secondaries = Vec::new();
+    for _ in 1..threads {
+        let mut conn = pool.get().await?;
+        let mut opts = KeyValPair::new();
+        opts.set(kw::NUM_THREADS, threads.to_string());
+        opts.set(kw::DATA_SIZE, size.to_string());
+        opts.set(kw::RESC_HIER, &info.data_object_info.resource_hierarchy);
+        opts.set(kw::REPLICA_TOKEN, &info.replica_token);
+        let sfd = conn.open(logical, OpenMode::Append, opts).await?;
+        secondaries.push((conn, sfd));
+    }
+
+    let span = size.div_ceil(threads);
+    let mut tasks = Vec::new();
+    for (i, (mut conn, sfd)) in secondaries.into_iter().enumerate() {
+        let start = span * (i as u64 + 1);
+        let end = (start + span).min(size);
+        let path = local.to_path_buf();
+        tasks.push(tokio::spawn(async move {
+            let sent = send_range(&mut conn, sfd, &path, start, end).await?;
+            conn.replica_close(sfd, false).await?;
+            Ok::<u64, Error>(sent)
+        }));
+    }
+    let mut total = send_range(&mut primary, fd, local, 0, span.min(size)).await;
+    for task in tasks {
+        let sent = task.await.map_err(|e| Error::Protocol(format!("transfer task failed: {e}")))?;
+        total = match (total, sent) {
+            (Ok(a), Ok(b)) => Ok(a + b),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+    }
+    let total = total?;
+    primary.close(fd, options).await?;
+    Ok(total)
+}
+
+async fn put_single(conn: &mut Connection, local: &Path, logical: &str, options: &KeyValPair) -> Result<u64> {
+    let fd = conn.open(logical, OpenMode::Write, options.clone()).await?;
+    let size = tokio::fs::metadata(local).await?.len();
+    let sent = send_range(conn, fd, local, 0, size).await?;
+    conn.close(fd, options.clone()).await?;
+    Ok(sent)
+}
+
+/// Writes bytes `start..end` of the local file through descriptor `fd`.
+async fn send_range(conn: &mut Connection, fd: i32, local: &Path, start: u64, end: u64) -> Result<u64> {
+    if start >= end {
+        return Ok(0);
+    }
+    let mut file = tokio::fs::File::open(local).await?;
+    file.seek(std::io::SeekFrom::Start(start)).await?;
+    if start > 0 {
+        conn.seek(fd, start as i64, whence::SEEK_SET).await?;
+    }
+    let chunk =
+        if start == 0 && end - start <= PARALLEL_THRESHOLD { SINGLE_STREAM_CHUNK } else { PARALLEL_CHUNK };
+    let mut buf = vec![0u8; chunk];
+    let mut sent = 0u64;
+    while start + sent < end {
+        let want = ((end - start - sent) as usize).min(chunk);
+        file.read_exact(&mut buf[..want]).await?;
+        let written = conn.write(fd, &buf[..want]).await?;
+        if written != want {
+            return Err(Error::Protocol(format!("short write: {written} of {want} bytes")));
+        }
+        sent += want as u64;
+    }
+    Ok(sent)
+}
+
+/// Downloads `logical` into `local` (created or truncated) over one connection. Returns the size.
+pub async fn get_file(conn: &mut Connection, logical: &str, local: &Path) -> Result<u64> {
+    let fd = conn.open(logical, OpenMode::Read, KeyValPair::new()).await?;
+    let mut out = tokio::fs::File::create(local).await?;
+    let mut total = 0u64;
+    let result = async {
+        loop {
+            let data = conn.read(fd, SINGLE_STREAM_CHUNK).await?;
+            if data.is_empty() {
+                break;
+            }
+            out.write_all(&data).await?;
+            total += data.len() as u64;
+        }
+        out.flush().await?;
+        Ok::<(), Error>(())
+    }
+    .await;
+    let closed = conn.close(fd, KeyValPair::new()).await;
+    result?;
+    closed?;
+    Ok(total)
+}
+
+/// Reads a whole data object into memory (for small objects).
+pub async fn read_to_vec(conn: &mut Connection, logical: &str) -> Result<Vec<u8>> {
+    let fd = conn.open(logical, OpenMode::Read, KeyValPair::new()).await?;
+    let mut out = Vec::new();
+    loop {
+        let data = conn.read(fd, SINGLE_STREAM_CHUNK).await?;
+        if data.is_empty() {
+            break;
+        }
+        out.extend_from_slice(&data);
+    }
+    conn.close(fd, KeyValPair::new()).await?;
+    Ok(out)
+}
+
+/// Writes bytes as a data object (create or overwrite) over one connection.
+pub async fn write_from_slice(
+    conn: &mut Connection,
+    logical: &str,
+    data: &[u8],
+    options: KeyValPair,
+) -> Result<()> {
+    let fd = conn.open(logical, OpenMode::Write, options.clone()).await?;
+    for chunk in data.chunks(SINGLE_STREAM_CHUNK) {
+        conn.write(fd, chunk).await?;
+    }
+    conn.close(fd, options).await
+}
