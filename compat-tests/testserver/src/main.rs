@@ -1,4 +1,4 @@
-//! `irods-testserver`: an iRODS-protocol server with a SQLite catalog, for tests.
+//! `irods-testserver --port N --data-dir DIR [--env-file F]`.
 
 fn main() {
     eprintln!("irods-testserver: not implemented yet");
