@@ -1,6 +1,7 @@
 """Capture what python-irodsclient (PRC) writes, as test vectors for irods-proto.
 
 Run with the project venv:  .venv/bin/python protocol/irods/tests/python/capture.py protocol/irods/tests/vectors
+(`--serve-once <release>` instead runs the scripted peer for one client and reports what it saw.)
 
 Two kinds of vectors:
 * prc/<name>.xml: the packed body of one PRC message object, built the way PRC's managers build
@@ -63,7 +64,7 @@ def native_digest(challenge: bytes, password: str) -> bytes:
     return d.replace(b"\0", b"\1")
 
 
-def scripted_peer(listener, record, outcome):
+def scripted_peer(listener, record, outcome, release="rods4.3.4"):
     sock, _ = listener.accept()
     try:
         while True:
@@ -72,7 +73,7 @@ def scripted_peer(listener, record, outcome):
                 if b"request_server_negotiation" in body:
                     sock.sendall(frame("RODS_CS_NEG_T", m.ClientServerNegotiation(status=1, result="CS_NEG_DONT_CARE").pack().encode()))
                     read_frame(sock, record)
-                version = m.VersionResponse(status=0, relVersion="rods4.3.4", apiVersion="d", reconnPort=0, reconnAddr="", cookie=0)
+                version = m.VersionResponse(status=0, relVersion=release, apiVersion="d", reconnPort=0, reconnAddr="", cookie=0)
                 sock.sendall(frame("RODS_VERSION", version.pack().encode()))
             elif msg_type == "RODS_DISCONNECT":
                 return
@@ -221,5 +222,55 @@ def main(out_dir):
     capture_session(out_dir, "legacy", legacy=True, negotiate=False)
 
 
+def serve_once(release):
+    """Serve one connection as the scripted peer and report, as JSON on stdout, whether the
+    client's digest was right and what each request decoded to with PRC's message classes.
+    The listening port is printed first, on its own line."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    print(listener.getsockname()[1], flush=True)
+    record, outcome = [], {}
+    listener.settimeout(30)
+    try:
+        scripted_peer(listener, record, outcome, release)
+    except Exception as e:  # report, do not hide
+        outcome["error"] = repr(e)
+    requests = []
+    for raw in record:
+        (hlen,) = struct.unpack(">i", raw[:4])
+        header = ET.fromstring(raw[4 : 4 + hlen])
+        body = raw[4 + hlen : 4 + hlen + int(header.find("msgLen").text)]
+        entry = {"type": header.find("type").text, "intInfo": int(header.find("intInfo").text)}
+        if body:
+            root = ET.fromstring(body)
+            cls = {
+                "StartupPack_PI": m.StartupPack,
+                "CS_NEG_PI": m.ClientServerNegotiation,
+                "BinBytesBuf_PI": m.BinBytesBuf,
+                "authResponseInp_PI": m.AuthResponse,
+                "GenQueryInp_PI": m.GenQueryRequest,
+            }[root.tag]
+            msg = cls.__new__(cls)
+            m.Message.__init__(msg)
+            msg.unpack(root)
+            entry["tag"] = root.tag
+            if root.tag == "BinBytesBuf_PI":
+                entry["json"] = json.loads(msg.buf.rstrip(b"\0"))
+            elif root.tag == "GenQueryInp_PI":
+                entry["select"] = list(msg.InxIvalPair_PI.inx)
+                entry["conditions"] = list(msg.InxValPair_PI.svalue)
+            elif root.tag == "authResponseInp_PI":
+                entry["username"] = msg.username
+            else:
+                entry.update({k: v for k, v in msg._values.items() if isinstance(v, (str, int))})
+        requests.append(entry)
+    outcome["requests"] = requests
+    print(json.dumps(outcome), flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--serve-once":
+        serve_once(sys.argv[2])
+    else:
+        main(sys.argv[1])

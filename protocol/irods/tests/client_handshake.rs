@@ -1,0 +1,103 @@
+//! The Rust client's whole session (startup, negotiation, authentication, a query, disconnect)
+//! checked by the same loopback peer that captured python-irodsclient's session
+//! (tests/python/capture.py --serve-once). The peer decodes every request with PRC's own message
+//! classes and verifies the native digest independently, so these tests fail if the client's bytes
+//! differ from what PRC-compatible servers expect.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use irods_proto::config::{IrodsConfig, Password};
+use irods_proto::{Connection, api};
+use serde_json::Value;
+
+/// Starts the peer; returns the child, its port, and a reader for the final report.
+fn start_peer(release: &str) -> (std::process::Child, u16, BufReader<std::process::ChildStdout>) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/capture.py");
+    let mut child = Command::new(test_support::venv_python())
+        .arg(script)
+        .args(["--serve-once", release])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the venv python");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let port = line.trim().parse().expect("the peer prints its port first");
+    (child, port, out)
+}
+
+fn report(mut child: std::process::Child, mut out: BufReader<std::process::ChildStdout>) -> Value {
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(child.wait().unwrap().success());
+    serde_json::from_str(&line).expect("the peer reports JSON")
+}
+
+#[tokio::test]
+async fn framework_auth_with_negotiation_and_proxy_user() {
+    let (child, port, out) = start_peer("rods4.3.4");
+    let mut config = IrodsConfig::new("127.0.0.1", port, "rods", "tempZone", Password::new("rods"));
+    config.request_negotiation = true;
+    config.client_user = Some(irods_proto::messages::UserIdentity::new("alice", "tempZone"));
+    let mut conn = Connection::connect(&config).await.expect("connect and authenticate");
+    assert_eq!(conn.server_version().rel_version, "rods4.3.4");
+    assert!(
+        !conn.collection_exists("/tempZone/home/it's & <odd>").await.unwrap(),
+        "CAT_NO_ROWS_FOUND means absent"
+    );
+    conn.disconnect().await.unwrap();
+
+    let seen = report(child, out);
+    assert_eq!(seen.get("error"), None);
+    assert_eq!(seen["digest_ok"], true, "the peer must accept the client's native digest");
+    let req = seen["requests"].as_array().unwrap();
+    let kinds: Vec<(&str, i64)> =
+        req.iter().map(|r| (r["type"].as_str().unwrap(), r["intInfo"].as_i64().unwrap())).collect();
+    let auth = api::AUTHENTICATION_APN as i64;
+    assert_eq!(
+        kinds,
+        vec![
+            ("RODS_CONNECT", 0),
+            ("RODS_CS_NEG_T", 0),
+            ("RODS_API_REQ", auth),
+            ("RODS_API_REQ", auth),
+            ("RODS_API_REQ", 702),
+            ("RODS_DISCONNECT", 0)
+        ]
+    );
+    assert_eq!(req[0]["proxyUser"], "rods");
+    assert_eq!(req[0]["clientUser"], "alice");
+    assert_eq!(req[0]["irodsProt"], 1);
+    assert!(req[0]["option"].as_str().unwrap().ends_with("request_server_negotiation"));
+    assert_eq!(req[1]["result"], "cs_neg_result_kw=CS_NEG_USE_TCP;");
+    assert_eq!(req[2]["json"]["next_operation"], "auth_agent_auth_request");
+    assert_eq!(req[3]["json"]["next_operation"], "auth_agent_auth_response");
+    assert_eq!(req[3]["json"]["user_name"], "rods");
+    assert_eq!(req[4]["conditions"][0], "= '/tempZone/home/it's & <odd>'");
+}
+
+#[tokio::test]
+async fn legacy_auth_against_an_older_server() {
+    let (child, port, out) = start_peer("rods4.2.11");
+    let config = IrodsConfig::new("127.0.0.1", port, "rods", "tempZone", Password::new("rods"));
+    let conn = Connection::connect(&config).await.expect("connect and authenticate");
+    conn.disconnect().await.unwrap();
+    let seen = report(child, out);
+    assert_eq!(seen["digest_ok"], true);
+    let ints: Vec<i64> =
+        seen["requests"].as_array().unwrap().iter().map(|r| r["intInfo"].as_i64().unwrap()).collect();
+    assert_eq!(ints, vec![0, api::AUTH_REQUEST_AN as i64, api::AUTH_RESPONSE_AN as i64, 0]);
+    assert_eq!(seen["requests"][2]["username"], "rods#tempZone");
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_by_the_digest_check() {
+    let (child, port, out) = start_peer("rods4.3.4");
+    let config = IrodsConfig::new("127.0.0.1", port, "rods", "tempZone", Password::new("not-rods"));
+    // The scripted peer does not refuse, it only records whether the digest matched.
+    let conn = Connection::connect(&config).await.unwrap();
+    conn.disconnect().await.unwrap();
+    assert_eq!(report(child, out)["digest_ok"], false);
+}
