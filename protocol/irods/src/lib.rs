@@ -18,6 +18,8 @@ pub mod config;
 pub mod consts;
 pub mod error;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod messages;
 pub mod obfuscation;
 mod pi;
