@@ -1,0 +1,231 @@
+//! kombu's ack emulation: the `unacked` hash, the `unacked_index` zset, and `restore_visible`.
+//!
+//! A popped message is "held" in both structures until it is acked (removed), requeued (LPUSH, back
+//! of the line) or restored (RPUSH, front of the line). Any consumer in the fleet, Python or Rust,
+//! restores entries older than the visibility timeout, under the shared `unacked_mutex`.
+
+use std::sync::LazyLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redis::{AsyncCommands, Script};
+use tracing::{error, info, warn};
+
+use super::{Broker, TransportError, wire};
+
+/// Restores one held message if it is still exactly the stored value (compare-and-swap).
+///
+/// kombu does the same with WATCH/MULTI; a script gives the same guarantee on a shared connection.
+/// KEYS: unacked, unacked_index, destination list. ARGV: tag, expected value, payload, "l"/"r".
+static RESTORE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+if current ~= ARGV[2] then return -1 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+if ARGV[4] == 'l' then
+  redis.call('LPUSH', KEYS[3], ARGV[3])
+else
+  redis.call('RPUSH', KEYS[3], ARGV[3])
+end
+return 1
+"#,
+    )
+});
+
+/// Deletes the mutex only if it still holds our token (the lock release redis-py uses).
+static RELEASE_MUTEX_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#,
+    )
+});
+
+/// Where a restored message goes relative to the others in its list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreEnd {
+    /// RPUSH: consumed next (visibility timeout, warm shutdown).
+    Front,
+    /// LPUSH: behind everything already queued (reject with requeue).
+    Back,
+}
+
+/// What happened to a restore request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    Restored,
+    /// The entry was gone: someone acked or restored it first.
+    AlreadyGone,
+    /// The stored value could not be decoded; it was moved to the dead-letter list.
+    DeadLettered,
+}
+
+/// Unix time as a float, the score kombu writes.
+pub fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl Broker {
+    /// Records a just-popped message as unacknowledged (`ZADD unacked_index` + `HSET unacked`).
+    pub async fn hold(
+        &self,
+        tag: &str,
+        exchange: &str,
+        routing_key: &str,
+        envelope: &[u8],
+    ) -> Result<(), TransportError> {
+        let names = self.names();
+        let value = wire::unacked_value(envelope, exchange, routing_key);
+        redis::pipe()
+            .atomic()
+            .zadd(names.unacked_index(), tag, unix_now())
+            .hset(names.unacked(), tag, value)
+            .query_async::<()>(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Acknowledges (or rejects without requeue): the message is forgotten.
+    pub async fn ack(&self, tag: &str) -> Result<(), TransportError> {
+        let names = self.names();
+        redis::pipe()
+            .atomic()
+            .zrem(names.unacked_index(), tag)
+            .hdel(names.unacked(), tag)
+            .query_async::<()>(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Puts a held message back on its queue with `redelivered` set, as kombu does.
+    pub async fn restore(&self, tag: &str, end: RestoreEnd) -> Result<RestoreOutcome, TransportError> {
+        let names = self.names();
+        let mut conn = self.conn();
+        // Retry the compare-and-swap if the value changed between read and swap (it never should:
+        // values are written once; a concurrent restore+re-hold is the only way).
+        for _ in 0..3 {
+            let stored: Option<Vec<u8>> = conn.hget(names.unacked(), tag).await?;
+            let Some(stored) = stored else {
+                let _: () = conn.zrem(names.unacked_index(), tag).await?;
+                return Ok(RestoreOutcome::AlreadyGone);
+            };
+            let (destination, payload) = match wire::restored_message(&stored) {
+                Ok(restored) => (names.queue_key(&restored.queue, restored.priority), restored.envelope),
+                Err(why) => {
+                    error!(tag, %why, "unacked entry cannot be restored; moving it to the dead-letter list");
+                    self.dead_letter_held(tag, &stored).await?;
+                    return Ok(RestoreOutcome::DeadLettered);
+                }
+            };
+            let side = if end == RestoreEnd::Back { "l" } else { "r" };
+            let swapped: i64 = RESTORE_SCRIPT
+                .key(names.unacked())
+                .key(names.unacked_index())
+                .key(&destination)
+                .arg(tag)
+                .arg(&stored)
+                .arg(&payload)
+                .arg(side)
+                .invoke_async(&mut conn)
+                .await?;
+            match swapped {
+                1 => return Ok(RestoreOutcome::Restored),
+                0 => return Ok(RestoreOutcome::AlreadyGone),
+                _ => continue,
+            }
+        }
+        warn!(tag, "unacked entry kept changing while restoring it; left in place");
+        Ok(RestoreOutcome::AlreadyGone)
+    }
+
+    /// Moves a held message's raw bytes to the dead-letter list and forgets it, in one transaction.
+    pub async fn dead_letter_held(&self, tag: &str, raw: &[u8]) -> Result<(), TransportError> {
+        let names = self.names();
+        redis::pipe()
+            .atomic()
+            .lpush(names.dead_letter(), raw)
+            .zrem(names.unacked_index(), tag)
+            .hdel(names.unacked(), tag)
+            .query_async::<()>(&mut self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Puts raw bytes that never became a held message on the dead-letter list.
+    pub async fn dead_letter(&self, raw: &[u8]) -> Result<(), TransportError> {
+        let _: () = self.conn().lpush(self.names().dead_letter(), raw).await?;
+        Ok(())
+    }
+
+    /// Refreshes the delivery time of messages this process still holds (`ZADD XX`), so that a
+    /// short visibility timeout only expires the messages of dead holders.
+    pub async fn refresh_held(&self, tags: &[String]) -> Result<(), TransportError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let now = unix_now();
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(self.names().unacked_index()).arg("XX");
+        for tag in tags {
+            cmd.arg(now).arg(tag);
+        }
+        let _: i64 = cmd.query_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// kombu's `restore_visible`: under the fleet-wide mutex, restores (RPUSH) every held message
+    /// older than the visibility timeout. Returns how many were restored; 0 if the mutex was taken.
+    pub async fn restore_visible(&self) -> Result<usize, TransportError> {
+        let names = self.names();
+        let options = self.options();
+        let mut conn = self.conn();
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let acquired: Option<String> = redis::cmd("SET")
+            .arg(names.unacked_mutex())
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(options.unacked_mutex_expire.as_millis() as u64)
+            .query_async(&mut conn)
+            .await?;
+        if acquired.is_none() {
+            return Ok(0);
+        }
+        let result = self.restore_expired(&mut conn).await;
+        let _: i64 =
+            RELEASE_MUTEX_SCRIPT.key(names.unacked_mutex()).arg(&token).invoke_async(&mut conn).await?;
+        result
+    }
+
+    async fn restore_expired(
+        &self,
+        conn: &mut redis::aio::ConnectionManager,
+    ) -> Result<usize, TransportError> {
+        let ceiling = unix_now() - self.options().visibility_timeout.as_secs_f64();
+        let expired: Vec<(String, f64)> = redis::cmd("ZREVRANGEBYSCORE")
+            .arg(self.names().unacked_index())
+            .arg(ceiling)
+            .arg(0)
+            .arg("WITHSCORES")
+            .query_async(conn)
+            .await?;
+        let mut restored = 0;
+        for (tag, _score) in expired {
+            if self.restore(&tag, RestoreEnd::Front).await? == RestoreOutcome::Restored {
+                restored += 1;
+            }
+        }
+        if restored > 0 {
+            info!(restored, "restored unacknowledged messages past the visibility timeout");
+        }
+        Ok(restored)
+    }
+}

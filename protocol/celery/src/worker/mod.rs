@@ -1,0 +1,299 @@
+//! A Celery-compatible worker: consume, prefetch, ack (early or late), ETA, retries, expiry, time
+//! limits, revoke, remote control, events and results — with the tasks supplied by the caller.
+//!
+//! The flow of one message:
+//!
+//! 1. the consumer BRPOPs it (only while the prefetch window has room) and immediately records it
+//!    in `unacked`/`unacked_index`, as kombu does;
+//! 2. it is decoded; anything malformed goes, raw, to the dead-letter list;
+//! 3. a revoked or expired message is acked and stored as REVOKED;
+//! 4. a message with a future ETA waits in a timer (not counted against the prefetch window);
+//! 5. otherwise it is reserved and runs when one of the `concurrency` slots is free;
+//! 6. the message is acked when the task starts (default) or ends (`acks_late`).
+//!
+//! Warm shutdown (first SIGINT/SIGTERM, or `celery control shutdown`) stops consuming, puts every
+//! reserved and ETA-held message back at the front of its queue (RPUSH, as kombu does) and waits
+//! for running tasks. A second signal cancels running tasks and restores late-ack messages.
+
+mod config;
+mod consume;
+mod decode;
+mod execute;
+mod remote;
+mod revoked;
+mod state;
+mod task;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+pub use config::{Recovery, UnknownTaskPolicy, WorkerConfig};
+pub use revoked::{REVOKE_EXPIRES, REVOKES_MAX, RevokedSet};
+pub use task::{
+    CancelReason, RetryRequest, TaskContext, TaskError, TaskFailure, TaskOptions, TaskRegistry, TaskRequest,
+    TaskResult, python_str_repr,
+};
+
+use crate::control::Mailbox;
+use crate::events::{EventDispatcher, LamportClock};
+use crate::producer::Producer;
+use crate::results::ResultBackend;
+use crate::transport::{Broker, TransportError};
+use state::WorkerState;
+
+/// Failures that stop a worker from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("invalid worker configuration: {0}")]
+    Config(String),
+}
+
+/// A worker: build it with [`Worker::new`], run it with [`Worker::run`].
+pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub config: WorkerConfig,
+    pub registry: TaskRegistry,
+    pub broker: Broker,
+    pub backend: Option<ResultBackend>,
+    pub producer: Producer,
+    pub events: EventDispatcher,
+    pub clock: LamportClock,
+    state: Mutex<WorkerState>,
+    /// Warm shutdown requested.
+    pub shutdown: CancellationToken,
+    /// Cold shutdown requested (running tasks are cancelled).
+    pub cold: CancellationToken,
+    pub prefetch: Arc<Semaphore>,
+    pub slots: Arc<Semaphore>,
+    pub tasks: TaskTracker,
+    pub started: Instant,
+}
+
+impl Inner {
+    pub(crate) fn state(&self) -> MutexGuard<'_, WorkerState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn nodename(&self) -> &str {
+        &self.config.nodename
+    }
+}
+
+impl Worker {
+    /// Connects to the broker (and result backend, if configured).
+    pub async fn new(config: WorkerConfig, registry: TaskRegistry) -> Result<Self, WorkerError> {
+        if config.queues.is_empty() {
+            return Err(WorkerError::Config("no queues to consume".into()));
+        }
+        if !config.nodename.contains('@') {
+            return Err(WorkerError::Config(format!(
+                "node name {:?} must look like name@host",
+                config.nodename
+            )));
+        }
+        let broker = Broker::connect(&config.broker_url, config.effective_transport()).await?;
+        let backend = match &config.result_backend {
+            Some(url) => Some(ResultBackend::connect(url, config.backend_options.clone()).await?),
+            None => None,
+        };
+        let clock = LamportClock::default();
+        let producer = Producer::new(broker.clone(), config.nodename.clone());
+        let events =
+            EventDispatcher::new(broker.clone(), &config.nodename, clock.clone(), config.task_events);
+        let inner = Inner {
+            prefetch: Arc::new(Semaphore::new(config.prefetch_count())),
+            slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            config,
+            registry,
+            broker,
+            backend,
+            producer,
+            events,
+            clock,
+            state: Mutex::default(),
+            shutdown: CancellationToken::new(),
+            cold: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            started: Instant::now(),
+        };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Cancel this token to request a warm shutdown (what SIGTERM does).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
+    /// Cancel this token (after the warm one) to cancel running tasks (a second SIGTERM).
+    pub fn cold_shutdown_token(&self) -> CancellationToken {
+        self.inner.cold.clone()
+    }
+
+    /// A producer that sends as this worker (origin = node name).
+    pub fn producer(&self) -> Producer {
+        self.inner.producer.clone()
+    }
+
+    /// Runs until SIGINT/SIGTERM (warm shutdown; a second signal goes cold).
+    pub async fn run_until_signal(self) -> Result<(), WorkerError> {
+        let warm = self.shutdown_token();
+        let cold = self.cold_shutdown_token();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) =
+                (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+            else {
+                warn!("cannot install signal handlers");
+                return;
+            };
+            for stage in 0..2 {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                if stage == 0 {
+                    info!("warm shutdown requested (send the signal again to cancel running tasks)");
+                    warm.cancel();
+                } else {
+                    info!("cold shutdown: cancelling running tasks");
+                    cold.cancel();
+                }
+            }
+        });
+        self.run().await
+    }
+
+    /// Runs until a shutdown is requested through [`Worker::shutdown_token`] or remote control.
+    pub async fn run(self) -> Result<(), WorkerError> {
+        let w = self.inner;
+        for queue in &w.config.queues {
+            w.broker.declare_queue(queue).await?;
+        }
+
+        let background = CancellationToken::new();
+        let mailbox = Mailbox::new(w.broker.clone(), w.nodename(), w.clock.clone());
+        mailbox.declare().await?;
+        let mailbox_ready = CancellationToken::new();
+        let control = tokio::spawn({
+            let handler = remote::handler(w.clone());
+            let (stop, ready) = (background.clone(), mailbox_ready.clone());
+            async move { mailbox.listen(handler, stop, ready).await }
+        });
+        tokio::select! {
+            _ = mailbox_ready.cancelled() => {}
+            _ = tokio::time::sleep(Duration::from_secs(10)) => warn!("remote control not subscribed yet; continuing"),
+        }
+
+        w.send_worker_event("worker-online").await;
+        let heartbeat = tokio::spawn(heartbeat_loop(w.clone(), background.clone()));
+        let restorer = tokio::spawn(restore_loop(w.clone(), background.clone()));
+        let refresher = tokio::spawn(refresh_loop(w.clone(), background.clone()));
+
+        let (ready_tx, ready_rx) = tokio::sync::mpsc::unbounded_channel();
+        let consumer = tokio::spawn(consume::consume_loop(w.clone(), ready_tx));
+        let dispatcher = tokio::spawn(consume::dispatch_loop(w.clone(), ready_rx));
+        info!(
+            node = w.nodename(),
+            queues = ?w.config.queues,
+            concurrency = w.config.concurrency,
+            prefetch = w.config.prefetch_count(),
+            "worker ready"
+        );
+
+        w.shutdown.cancelled().await;
+        info!("warm shutdown: no new messages; restoring reserved and scheduled ones");
+        let _ = consumer.await;
+        consume::restore_scheduled(&w).await;
+        let _ = dispatcher.await;
+        let cold_watch = tokio::spawn({
+            let w = w.clone();
+            async move {
+                w.cold.cancelled().await;
+                execute::cancel_all(&w, task::CancelReason::Shutdown);
+            }
+        });
+        w.tasks.close();
+        w.tasks.wait().await;
+        cold_watch.abort();
+
+        // Messages still held (none after a clean shutdown) are restored now, like kombu's
+        // restore of unacked messages when the channel closes.
+        let leftover: Vec<String> = w.state().held.drain().collect();
+        for tag in leftover {
+            if let Err(e) = w.broker.restore(&tag, crate::transport::RestoreEnd::Front).await {
+                warn!(tag, error = %e, "could not restore a held message at shutdown");
+            }
+        }
+        w.send_worker_event("worker-offline").await;
+        background.cancel();
+        for handle in [control, heartbeat, restorer, refresher] {
+            let _ = handle.await;
+        }
+        info!("worker stopped");
+        Ok(())
+    }
+}
+
+impl Inner {
+    pub(crate) async fn send_worker_event(&self, event_type: &str) {
+        let (active, processed) = {
+            let s = self.state();
+            (s.active.len(), s.processed)
+        };
+        let freq = self.config.heartbeat_interval.as_secs_f64();
+        let fields = EventDispatcher::worker_fields(freq, active, processed);
+        if let Err(e) = self.events.send(event_type, fields).await {
+            warn!(event_type, error = %e, "could not send worker event");
+        }
+    }
+}
+
+async fn heartbeat_loop(w: Arc<Inner>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(w.config.heartbeat_interval);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => w.send_worker_event("worker-heartbeat").await,
+        }
+    }
+}
+
+/// kombu's `restore_visible` cadence: once at start, then every `restore_interval`.
+async fn restore_loop(w: Arc<Inner>, stop: CancellationToken) {
+    let interval = w.broker.options().restore_interval;
+    loop {
+        if let Err(e) = w.broker.restore_visible().await {
+            warn!(error = %e, "restore_visible failed");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Rust-only recovery: keep the scores of everything this worker holds fresh.
+async fn refresh_loop(w: Arc<Inner>, stop: CancellationToken) {
+    let Some(interval) = w.config.refresh_interval() else { return };
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let tags: Vec<String> = w.state().held.iter().cloned().collect();
+        if let Err(e) = w.broker.refresh_held(&tags).await {
+            warn!(error = %e, "could not refresh unacked scores");
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! What a task is to the worker: a name bound to an async function, its options, the request it
+//! receives, the context it runs in, and the ways it can end.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+use crate::json::{PyDict, PyValue};
+use crate::producer::{Producer, SendOptions};
+
+/// A task message as the task sees it: decoded arguments plus the Celery headers.
+#[derive(Clone, Debug)]
+pub struct TaskRequest {
+    pub id: String,
+    pub name: String,
+    pub args: Vec<PyValue>,
+    pub kwargs: PyDict,
+    /// Every header as received (including ones this crate does not interpret).
+    pub headers: PyDict,
+    pub retries: u32,
+    pub root_id: Option<String>,
+    pub parent_id: Option<String>,
+    pub group: Option<String>,
+    pub eta: Option<DateTime<Utc>>,
+    pub expires: Option<DateTime<Utc>>,
+    /// The queue the message came from (delivery_info.routing_key).
+    pub queue: String,
+    pub priority: i64,
+    /// kombu marked the message as restored after an earlier delivery.
+    pub redelivered: bool,
+}
+
+impl TaskRequest {
+    /// Positional argument `i`, falling back to keyword `name` (Python call semantics).
+    pub fn arg(&self, i: usize, name: &str) -> Option<&PyValue> {
+        self.args.get(i).or_else(|| self.kwargs.get(name))
+    }
+}
+
+/// A failure Python rebuilds as an exception: `exc_module.exc_type(message)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskFailure {
+    pub exc_type: String,
+    pub exc_module: String,
+    pub message: String,
+    pub traceback: Option<String>,
+}
+
+impl TaskFailure {
+    /// A failure Python sees as the builtin exception `exc_type` (e.g. `ValueError`).
+    pub fn builtin(exc_type: &str, message: impl Into<String>) -> Self {
+        Self {
+            exc_type: exc_type.to_string(),
+            exc_module: "builtins".into(),
+            message: message.into(),
+            traceback: None,
+        }
+    }
+
+    /// A Celery exception (module `celery.exceptions`), e.g. `TimeLimitExceeded`.
+    pub fn celery(exc_type: &str, message: impl Into<String>) -> Self {
+        Self {
+            exc_type: exc_type.to_string(),
+            exc_module: "celery.exceptions".into(),
+            message: message.into(),
+            traceback: None,
+        }
+    }
+
+    /// Python's `repr()` of the exception, as events show it.
+    pub fn repr(&self) -> String {
+        format!("{}({})", self.exc_type, python_str_repr(&self.message))
+    }
+}
+
+/// A request to run the same task again later (Celery's `self.retry`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryRequest {
+    pub countdown: Duration,
+    /// The reason stored with state RETRY; Python shows it as the exception.
+    pub reason: TaskFailure,
+}
+
+/// How a task can end other than with a value.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TaskError {
+    /// Stored as FAILURE with this exception.
+    #[error("{}: {}", .0.exc_type, .0.message)]
+    Failure(TaskFailure),
+    /// Republished with the same id, `retries + 1` and an ETA; stored as RETRY.
+    #[error("retry in {:?}", .0.countdown)]
+    Retry(RetryRequest),
+    /// Rejected: requeued at the back of its queue, or dropped; nothing is stored.
+    #[error("rejected (requeue: {requeue}): {reason}")]
+    Reject { requeue: bool, reason: String },
+    /// Acked with no state stored (Celery's `Ignore`).
+    #[error("ignored")]
+    Ignore,
+}
+
+impl TaskError {
+    pub fn failure(exc_type: &str, message: impl Into<String>) -> Self {
+        TaskError::Failure(TaskFailure::builtin(exc_type, message))
+    }
+}
+
+/// What a task returns: a JSON value for the result backend, or how it ended instead.
+pub type TaskResult = Result<PyValue, TaskError>;
+
+type BoxTaskFuture = Pin<Box<dyn Future<Output = TaskResult> + Send>>;
+type TaskFn = Arc<dyn Fn(TaskRequest, TaskContext) -> BoxTaskFuture + Send + Sync>;
+
+/// Per-task options; the message's `timelimit` header overrides the limits.
+#[derive(Clone, Debug, Default)]
+pub struct TaskOptions {
+    /// Ack after the task ends (at-least-once) instead of when it starts (at-most-once).
+    pub acks_late: bool,
+    /// Hard limit: the task future is dropped and the task fails with `TimeLimitExceeded`.
+    pub time_limit: Option<Duration>,
+    /// Soft limit: the context's cancellation token fires; the task decides how to end.
+    pub soft_time_limit: Option<Duration>,
+}
+
+#[derive(Clone)]
+pub(crate) struct RegisteredTask {
+    pub(crate) run: TaskFn,
+    pub(crate) options: TaskOptions,
+}
+
+/// Task name -> implementation. The worker runs only what is registered here.
+#[derive(Clone, Default)]
+pub struct TaskRegistry {
+    tasks: HashMap<String, RegisteredTask>,
+}
+
+impl TaskRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `run` under `name` (the Celery task name producers use).
+    pub fn register<F, Fut>(&mut self, name: &str, options: TaskOptions, run: F) -> &mut Self
+    where
+        F: Fn(TaskRequest, TaskContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = TaskResult> + Send + 'static,
+    {
+        let run: TaskFn = Arc::new(move |req, ctx| Box::pin(run(req, ctx)));
+        self.tasks.insert(name.to_string(), RegisteredTask { run, options });
+        self
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&RegisteredTask> {
+        self.tasks.get(name)
+    }
+
+    /// Registered names, sorted (what `inspect registered` shows).
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tasks.keys().cloned().collect();
+        names.sort();
+        names
+    }
+}
+
+/// Why a running task is asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelReason {
+    /// `revoke(terminate=True)`; the future is dropped right after the token fires.
+    Terminated,
+    /// The soft time limit passed; the task may clean up and return.
+    SoftTimeLimit,
+    /// The worker is shutting down cold.
+    Shutdown,
+}
+
+/// What a running task can use: its ids, a producer for children and retries, and cancellation.
+#[derive(Clone)]
+pub struct TaskContext {
+    pub(crate) id: String,
+    pub(crate) root_id: String,
+    pub(crate) retries: u32,
+    pub(crate) hostname: String,
+    pub(crate) producer: Producer,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) reason: Arc<Mutex<Option<CancelReason>>>,
+}
+
+impl TaskContext {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn root_id(&self) -> &str {
+        &self.root_id
+    }
+
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The worker's node name (`name@host`).
+    pub fn hostname(&self) -> &str {
+        &self.hostname
+    }
+
+    /// The producer, for tasks that send other tasks.
+    pub fn producer(&self) -> &Producer {
+        &self.producer
+    }
+
+    /// Send options for a child task: `parent_id` = this task, `root_id` = this task's root.
+    pub fn child_options(&self, queue: &str) -> SendOptions {
+        SendOptions::to_queue(queue).parent(&self.id, &self.root_id)
+    }
+
+    /// Fires on revoke with terminate, on the soft time limit and on cold shutdown.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Why the token fired, once it has.
+    pub fn cancel_reason(&self) -> Option<CancelReason> {
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Builds the error that makes the worker retry this task after `countdown`.
+    pub fn retry(&self, countdown: Duration, reason: TaskFailure) -> TaskError {
+        TaskError::Retry(RetryRequest { countdown, reason })
+    }
+
+    pub(crate) fn cancel_with(&self, reason: CancelReason) {
+        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        self.cancel.cancel();
+    }
+}
+
+/// Python's `repr()` of a str (single quotes unless the text contains one and no double quote).
+pub fn python_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repr_matches_python() {
+        assert_eq!(python_str_repr("boom"), "'boom'");
+        assert_eq!(python_str_repr("it's"), "\"it's\"");
+        assert_eq!(python_str_repr("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(python_str_repr("l1\nl2"), "'l1\\nl2'");
+        assert_eq!(TaskFailure::builtin("ValueError", "x").repr(), "ValueError('x')");
+    }
+}
