@@ -52,3 +52,6 @@ impl PyDict {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;
