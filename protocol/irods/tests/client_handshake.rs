@@ -5,7 +5,7 @@
 //! differ from what PRC-compatible servers expect.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use irods_proto::config::{IrodsConfig, Password};
@@ -14,10 +14,18 @@ use serde_json::Value;
 
 /// Starts the peer; returns the child, its port, and a reader for the final report.
 fn start_peer(release: &str) -> (std::process::Child, u16, BufReader<std::process::ChildStdout>) {
+    start_peer_with(release, &[])
+}
+
+fn start_peer_with(
+    release: &str,
+    tls: &[&Path],
+) -> (std::process::Child, u16, BufReader<std::process::ChildStdout>) {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/capture.py");
     let mut child = Command::new(test_support::venv_python())
         .arg(script)
         .args(["--serve-once", release])
+        .args(tls)
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the venv python");
@@ -100,4 +108,92 @@ async fn wrong_password_is_refused_by_the_digest_check() {
     let conn = Connection::connect(&config).await.unwrap();
     conn.disconnect().await.unwrap();
     assert_eq!(report(child, out)["digest_ok"], false);
+}
+
+/// A self-signed certificate (its own CA) for `san`, e.g. `IP:127.0.0.1`; returns (cert, key).
+fn self_signed(dir: &Path, name: &str, san: &str) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{name}.pem"));
+    let key = dir.join(format!("{name}.key"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=irods-test"])
+        .arg("-addext")
+        .arg(format!("subjectAltName={san}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success());
+    (cert, key)
+}
+
+fn tls_config(port: u16, ca: &Path, verify: &str) -> IrodsConfig {
+    let mut config = IrodsConfig::new("127.0.0.1", port, "rods", "tempZone", Password::new("rods"));
+    config.request_negotiation = true;
+    config.cs_policy = irods_proto::config::CsPolicy::DontCare;
+    config.tls.ca_certificate_file = Some(ca.to_path_buf());
+    config.tls.verify_server = verify.into();
+    config
+}
+
+#[tokio::test]
+async fn tls_when_the_server_requires_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "server", "IP:127.0.0.1");
+    let (child, port, out) = start_peer_with("rods4.3.4", &[&cert, &key]);
+    let mut conn = Connection::connect(&tls_config(port, &cert, "hostname")).await.expect("TLS session");
+    assert!(!conn.collection_exists("/tempZone/home/x").await.unwrap());
+    conn.disconnect().await.unwrap();
+    let seen = report(child, out);
+    assert_eq!(seen.get("error"), None);
+    assert_eq!(seen["digest_ok"], true, "authentication ran over TLS");
+    assert_eq!(seen["requests"][1]["result"], "cs_neg_result_kw=CS_NEG_USE_SSL;");
+    let tls = &seen["tls"];
+    assert_eq!(tls["algorithm"], "AES-256-CBC");
+    assert_eq!(
+        (tls["key_size"].as_i64(), tls["salt_size"].as_i64(), tls["hash_rounds"].as_i64()),
+        (Some(32), Some(8), Some(16))
+    );
+    assert_eq!(tls["secret_type"], "SHARED_SECRET");
+    assert_eq!(tls["secret_len"], 32);
+}
+
+#[tokio::test]
+async fn tls_verify_cert_ignores_the_name_but_hostname_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "other", "DNS:elsewhere.example");
+    let (child, port, out) = start_peer_with("rods4.3.4", &[&cert, &key]);
+    let conn = Connection::connect(&tls_config(port, &cert, "cert")).await.expect("chain-only verification");
+    conn.disconnect().await.unwrap();
+    assert_eq!(report(child, out)["digest_ok"], true);
+
+    let (child, port, _out) = start_peer_with("rods4.3.4", &[&cert, &key]);
+    let err = Connection::connect(&tls_config(port, &cert, "hostname")).await.unwrap_err();
+    assert!(matches!(err, irods_proto::Error::Tls(_)), "{err}");
+    drop(child.wait_with_output());
+}
+
+#[tokio::test]
+async fn tls_with_an_unknown_ca_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "server", "IP:127.0.0.1");
+    let (stranger, _) = self_signed(dir.path(), "stranger", "IP:127.0.0.1");
+    let (child, port, _out) = start_peer_with("rods4.3.4", &[&cert, &key]);
+    let err = Connection::connect(&tls_config(port, &stranger, "hostname")).await.unwrap_err();
+    assert!(matches!(err, irods_proto::Error::Tls(_)), "{err}");
+    drop(child.wait_with_output());
+}
+
+#[tokio::test]
+async fn refusing_client_against_a_requiring_server_fails_negotiation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(dir.path(), "server", "IP:127.0.0.1");
+    let (child, port, _out) = start_peer_with("rods4.3.4", &[&cert, &key]);
+    let mut config = tls_config(port, &cert, "hostname");
+    config.cs_policy = irods_proto::config::CsPolicy::Refuse;
+    let err = Connection::connect(&config).await.unwrap_err();
+    assert!(matches!(err, irods_proto::Error::Negotiation(_)), "{err}");
+    drop(child.wait_with_output());
 }

@@ -5,7 +5,7 @@
 //! or the transport fails, the connection marks itself broken and the pool discards it.
 
 use serde_json::{Map, Value, json};
-use tokio::io::{AsyncWriteExt, BufStream};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 
 use super::error::{Error, Result};
@@ -24,9 +24,13 @@ use crate::pi::PackStruct;
 pub const CLIENT_REL_VERSION: &str = "rods4.3.4";
 pub const CLIENT_API_VERSION: &str = "d";
 
+/// The transport under a connection: plain TCP, or TLS over it after negotiation.
+trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
+
 /// An authenticated connection.
 pub struct Connection {
-    stream: BufStream<TcpStream>,
+    stream: BufStream<Box<dyn Transport>>,
     limits: FrameLimits,
     server_version: Version,
     proxy: UserIdentity,
@@ -58,7 +62,7 @@ impl Connection {
         let proxy = UserIdentity::new(&config.user_name, &config.zone_name);
         let client = config.client_user.clone().unwrap_or_else(|| proxy.clone());
         let mut conn = Connection {
-            stream: BufStream::new(tcp),
+            stream: BufStream::new(Box::new(tcp)),
             limits: FrameLimits::default(),
             server_version: Version::default(),
             proxy,
@@ -66,14 +70,24 @@ impl Connection {
             default_resource: config.default_resource.clone(),
             broken: false,
         };
-        conn.server_version = conn.start(config).await?;
+        let (version, use_tls) = conn.start(config).await?;
+        conn.server_version = version;
+        if use_tls {
+            // The server sends nothing between RODS_VERSION and the TLS handshake, so no buffered
+            // bytes are lost when the plain stream is unwrapped.
+            let placeholder: Box<dyn Transport> = Box::new(tokio::io::duplex(1).0);
+            let plain = std::mem::replace(&mut conn.stream, BufStream::new(placeholder)).into_inner();
+            let tls = super::tls::start_tls(plain, &config.host, &config.tls).await?;
+            conn.stream = BufStream::new(Box::new(tls));
+        }
         conn.authenticate(config).await?;
         tracing::debug!(server = %conn.server_version.rel_version, user = %conn.client.name, "iRODS connection ready");
         Ok(conn)
     }
 
-    /// Sends the startup pack, negotiates if asked to, and returns the server's version.
-    async fn start(&mut self, config: &IrodsConfig) -> Result<Version> {
+    /// Sends the startup pack, negotiates if asked to, and returns the server's version and
+    /// whether the negotiation chose TLS.
+    async fn start(&mut self, config: &IrodsConfig) -> Result<(Version, bool)> {
         let mut option = config.application_name.clone();
         if config.request_negotiation {
             option.push_str(REQUEST_SERVER_NEGOTIATION);
@@ -90,6 +104,7 @@ impl Connection {
         };
         self.send(&Packet::with_message(MsgType::Connect, 0, &startup)).await?;
         let mut reply = self.receive().await?;
+        let mut use_tls = false;
         if reply.msg_type == MsgType::CsNeg {
             let server: CsNeg = reply.decode_body()?;
             let outcome = negotiate(config.cs_policy, &server.result);
@@ -98,14 +113,7 @@ impl Connection {
                 Err(_) => CsNeg { status: 0, result: "cs_neg_result_kw=CS_NEG_FAILURE;".into() },
             };
             self.send(&Packet::with_message(MsgType::CsNeg, 0, &answer)).await?;
-            let result = outcome.map_err(Error::Negotiation)?;
-            if result == "CS_NEG_USE_SSL" {
-                return Err(Error::Tls(
-                    "the negotiation requires TLS, which this client does not implement yet (set \
-                     irods_client_server_policy to CS_NEG_REFUSE or CS_NEG_DONT_CARE)"
-                        .into(),
-                ));
-            }
+            use_tls = outcome.map_err(Error::Negotiation)? == "CS_NEG_USE_SSL";
             reply = self.receive().await?;
         }
         if reply.msg_type != MsgType::Version {
@@ -119,7 +127,7 @@ impl Connection {
                 message: reply_message(&reply),
             });
         }
-        Ok(version)
+        Ok((version, use_tls))
     }
 
     /// Proves the proxy user's password: the 4.3 framework against 4.3+ servers, else (or when

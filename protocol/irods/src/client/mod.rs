@@ -12,6 +12,7 @@ mod error;
 mod io;
 mod metadata;
 mod pool;
+mod tls;
 pub mod transfer;
 
 pub use catalog::ObjectKind;

@@ -1,7 +1,8 @@
 """Capture what python-irodsclient (PRC) writes, as test vectors for irods-proto.
 
 Run with the project venv:  .venv/bin/python protocol/irods/tests/python/capture.py protocol/irods/tests/vectors
-(`--serve-once <release>` instead runs the scripted peer for one client and reports what it saw.)
+(`--serve-once <release> [<cert.pem> <key.pem>]` instead runs the scripted peer for one client,
+requiring TLS when a certificate is given, and reports what it saw.)
 
 Two kinds of vectors:
 * prc/<name>.xml: the packed body of one PRC message object, built the way PRC's managers build
@@ -64,17 +65,35 @@ def native_digest(challenge: bytes, password: str) -> bytes:
     return d.replace(b"\0", b"\1")
 
 
-def scripted_peer(listener, record, outcome, release="rods4.3.4"):
+def scripted_peer(listener, record, outcome, release="rods4.3.4", tls=None):
+    """Answer one client. With `tls` (an ssl.SSLContext) the peer requires TLS in negotiation."""
     sock, _ = listener.accept()
     try:
         while True:
             msg_type, int_info, body = read_frame(sock, record)
             if msg_type == "RODS_CONNECT":
                 if b"request_server_negotiation" in body:
-                    sock.sendall(frame("RODS_CS_NEG_T", m.ClientServerNegotiation(status=1, result="CS_NEG_DONT_CARE").pack().encode()))
+                    policy = "CS_NEG_REQUIRE" if tls else "CS_NEG_DONT_CARE"
+                    sock.sendall(frame("RODS_CS_NEG_T", m.ClientServerNegotiation(status=1, result=policy).pack().encode()))
                     read_frame(sock, record)
                 version = m.VersionResponse(status=0, relVersion=release, apiVersion="d", reconnPort=0, reconnAddr="", cookie=0)
                 sock.sendall(frame("RODS_VERSION", version.pack().encode()))
+                if tls:
+                    sock = tls.wrap_socket(sock, server_side=True)
+                    # Header-only message with the encryption settings, then SHARED_SECRET + key.
+                    (hlen,) = struct.unpack(">i", recv_exact(sock, 4))
+                    settings = ET.fromstring(recv_exact(sock, hlen))
+                    (hlen,) = struct.unpack(">i", recv_exact(sock, 4))
+                    secret = ET.fromstring(recv_exact(sock, hlen))
+                    key = recv_exact(sock, int(secret.find("msgLen").text))
+                    outcome["tls"] = {
+                        "algorithm": settings.find("type").text,
+                        "key_size": int(settings.find("msgLen").text),
+                        "salt_size": int(settings.find("errorLen").text),
+                        "hash_rounds": int(settings.find("bsLen").text),
+                        "secret_type": secret.find("type").text,
+                        "secret_len": len(key),
+                    }
             elif msg_type == "RODS_DISCONNECT":
                 return
             elif int_info == 110000:
@@ -222,7 +241,7 @@ def main(out_dir):
     capture_session(out_dir, "legacy", legacy=True, negotiate=False)
 
 
-def serve_once(release):
+def serve_once(release, cert=None, key=None):
     """Serve one connection as the scripted peer and report, as JSON on stdout, whether the
     client's digest was right and what each request decoded to with PRC's message classes.
     The listening port is printed first, on its own line."""
@@ -232,8 +251,14 @@ def serve_once(release):
     print(listener.getsockname()[1], flush=True)
     record, outcome = [], {}
     listener.settimeout(30)
+    tls = None
+    if cert:
+        import ssl
+
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(cert, key)
     try:
-        scripted_peer(listener, record, outcome, release)
+        scripted_peer(listener, record, outcome, release, tls)
     except Exception as e:  # report, do not hide
         outcome["error"] = repr(e)
     requests = []
@@ -271,6 +296,6 @@ def serve_once(release):
 
 if __name__ == "__main__":
     if sys.argv[1] == "--serve-once":
-        serve_once(sys.argv[2])
+        serve_once(*sys.argv[2:5])
     else:
         main(sys.argv[1])
