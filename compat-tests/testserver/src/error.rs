@@ -38,7 +38,7 @@ pub mod codes {
     pub const UNIX_FILE_UNLINK_ERR: i32 = -515000;
     pub const UNIX_FILE_STAT_ERR: i32 = -516000;
     pub const UNIX_FILE_MKDIR_ERR: i32 = -520000;
-    pub const UNIX_FILE_LSEEK_ERR: i32 = -522000;
+    pub const UNIX_FILE_LSEEK_ERR: i32 = -518000;
     pub const CAT_SQL_ERR: i32 = -806000;
     pub const CAT_NO_ROWS_FOUND: i32 = -808000;
     pub const CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME: i32 = -809000;
@@ -51,12 +51,14 @@ pub mod codes {
     pub const CAT_INVALID_AUTHENTICATION: i32 = -826000;
     pub const CAT_INVALID_USER: i32 = -827000;
     pub const CAT_INSUFFICIENT_PRIVILEGE_LEVEL: i32 = -830000;
-    pub const CAT_INVALID_USER_TYPE: i32 = -831000;
+    pub const CAT_INVALID_USER_TYPE: i32 = -820000;
+    pub const CAT_INVALID_RESOURCE: i32 = -831000;
     pub const CAT_NAME_EXISTS_AS_COLLECTION: i32 = -833000;
     pub const CAT_NAME_EXISTS_AS_DATAOBJ: i32 = -834000;
     pub const CAT_RESOURCE_NOT_EMPTY: i32 = -835000;
     pub const CAT_NOT_A_DATAOBJ_AND_NOT_A_COLLECTION: i32 = -836000;
     pub const CAT_UNKNOWN_RESOURCE: i32 = -852000;
+    pub const CAT_UNKNOWN_SPECIFIC_QUERY: i32 = -853000;
     pub const CAT_INVALID_OBJ_COUNT: i32 = -877000;
     pub const INPUT_ARG_NOT_WELL_FORMED_ERR: i32 = -1084000;
     pub const KEY_NOT_FOUND: i32 = -1800000;

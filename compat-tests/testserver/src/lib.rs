@@ -10,3 +10,6 @@
 pub mod catalog;
 pub mod error;
 pub mod genquery;
+pub mod password;
+pub mod server;
+pub mod vault;
