@@ -1,1 +1,23 @@
-//! The ingest worker: tasks, job state and scanners behind the `irods-ingest` binary.
+//! The ingest worker: job state, locks, path naming and directory scanning behind the
+//! `irods-ingest` binary.
+//!
+//! Everything here speaks the Python reference's (irods-capability-automated-ingest 0.7.0) Redis
+//! key layout and value formats, so that Rust workers, Python workers and the Python `irods_sync`
+//! CLI can share one Redis. The modules:
+//!
+//! * [`job`]: one job's Redis state and the exact command sequences the reference uses, behind the
+//!   [`job::JobStore`] seam.
+//! * [`lock`]: python-redis-lock compatible locks (optional expiry with renewal).
+//! * [`paths`]: on-disk bytes versus `\udcXX` strings, logical path naming.
+//! * [`charmap`]: the reference's `character_map` translation.
+//! * [`scan`]: one directory pass of `filesystem_sync_path`.
+//! * [`meta`]: typed read access to the task's `meta` dict.
+//! * [`pyfmt`]: Python's `repr(float)`, `str(timedelta)` and friends, where values must match.
+
+pub mod charmap;
+pub mod job;
+pub mod lock;
+pub mod meta;
+pub mod paths;
+pub mod pyfmt;
+pub mod scan;
