@@ -87,10 +87,13 @@ pub(crate) async fn execute(w: Arc<Inner>, mut d: Delivery, _slot: OwnedSemaphor
         }
     };
     let run = (task.run)(d.request.clone(), ctx.clone());
+    // Termination is checked first: a task that notices the cancellation token and returns in
+    // the same instant was still terminated.
     let ending = tokio::select! {
-        out = run => Ending::Returned(out),
-        _ = hard_limit => Ending::HardTimeLimit(hard.unwrap_or_default()),
+        biased;
         _ = terminate.cancelled() => Ending::Cancelled(ctx.cancel_reason().unwrap_or(CancelReason::Terminated)),
+        _ = hard_limit => Ending::HardTimeLimit(hard.unwrap_or_default()),
+        out = run => Ending::Returned(out),
     };
     if let Some(timer) = soft_timer {
         timer.abort();
@@ -304,8 +307,9 @@ pub(crate) async fn revoke(w: &Arc<Inner>, ids: &[String], terminate: bool) -> V
         if terminate {
             for entry in state.active.values() {
                 if ids.contains(&entry.info.id) {
-                    entry.ctx.cancel_with(CancelReason::Terminated);
+                    entry.ctx.set_reason(CancelReason::Terminated);
                     entry.terminate.cancel();
+                    entry.ctx.cancel_with(CancelReason::Terminated);
                     terminated.push(entry.info.id.clone());
                 }
             }
@@ -332,7 +336,8 @@ pub(crate) async fn revoke(w: &Arc<Inner>, ids: &[String], terminate: bool) -> V
 /// Cold shutdown: cancel everything that runs.
 pub(crate) fn cancel_all(w: &Arc<Inner>, reason: CancelReason) {
     for entry in w.state().active.values() {
-        entry.ctx.cancel_with(reason);
+        entry.ctx.set_reason(reason);
         entry.terminate.cancel();
+        entry.ctx.cancel_with(reason);
     }
 }

@@ -232,11 +232,16 @@ impl TaskContext {
         TaskError::Retry(RetryRequest { countdown, reason })
     }
 
-    pub(crate) fn cancel_with(&self, reason: CancelReason) {
+    /// Records why the task is being stopped (the first reason wins).
+    pub(crate) fn set_reason(&self, reason: CancelReason) {
         let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             *slot = Some(reason);
         }
+    }
+
+    pub(crate) fn cancel_with(&self, reason: CancelReason) {
+        self.set_reason(reason);
         self.cancel.cancel();
     }
 }
