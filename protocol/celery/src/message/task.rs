@@ -349,8 +349,9 @@ impl TaskMessageBuilder {
             self.headers.root_id = Some(self.headers.id.clone());
         }
         if self.headers.argsrepr.is_none() {
-            self.headers.argsrepr =
-                Some(saferepr_args(&self.args, self.args_style, Some(json::ARGSREPR_MAXSIZE)));
+            // Celery does `args = args or ()`: empty args are always the empty tuple.
+            let style = if self.args.is_empty() { ArgsStyle::Tuple } else { self.args_style };
+            self.headers.argsrepr = Some(saferepr_args(&self.args, style, Some(json::ARGSREPR_MAXSIZE)));
         }
         if self.headers.kwargsrepr.is_none() {
             self.headers.kwargsrepr =
