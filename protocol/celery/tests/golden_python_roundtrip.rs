@@ -186,3 +186,85 @@ fn rust_output_loads_in_python_identically() {
         }
     }
 }
+
+const KOMBU_MARKERS: &str = r#"
+import datetime, decimal, uuid
+from kombu.utils.json import dumps
+utc = datetime.timezone.utc
+for v in [
+    datetime.datetime(2024, 1, 2, 3, 4, 5, 678, tzinfo=utc),
+    datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=-5, minutes=-30))),
+    datetime.datetime(2024, 1, 2, 3, 4, 5),
+    datetime.date(2024, 2, 29),
+    datetime.time(3, 4, 5, 6),
+    decimal.Decimal("-3.14159265358979323846264338327950288E+5"),
+    uuid.UUID("6f1c0000-0000-4000-8000-000000000001"),
+    b"plain bytes",
+    b"\xff\x00binary",
+]:
+    print(dumps(v))
+"#;
+
+#[test]
+fn kombu_markers_decode_and_reencode_identically() {
+    use celery_proto::json::Marker;
+    let out = run_python(KOMBU_MARKERS, "");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 9);
+    let mut decoded = Vec::new();
+    for line in &lines {
+        let v = json::parse(line.as_bytes()).unwrap();
+        let marker = Marker::from_value(&v).expect("marker shape").unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(marker.to_value().to_json(), *line);
+        decoded.push(marker);
+    }
+    assert!(matches!(&decoded[0], Marker::DateTime(dt) if dt.timestamp_micros() == 1_704_164_645_000_678));
+    assert!(matches!(&decoded[2], Marker::NaiveDateTime(_)));
+    assert!(matches!(&decoded[7], Marker::Bytes(b) if b == b"plain bytes"));
+    assert!(matches!(&decoded[8], Marker::Bytes(b) if b == b"\xff\x00binary"));
+}
+
+const KOMBU_LOADS: &str = r#"
+import sys
+from kombu.utils.json import loads
+for line in sys.stdin:
+    try:
+        print(repr(loads(line)))
+    except Exception as e:
+        print("ERROR", type(e).__name__)
+"#;
+
+#[test]
+fn markers_built_here_load_in_kombu() {
+    use celery_proto::json::Marker;
+    use chrono::TimeZone;
+    let at = chrono::FixedOffset::east_opt(3600).unwrap().with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap();
+    let values = vec![
+        Marker::DateTime(at).to_value(),
+        Marker::Date(chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()).to_value(),
+        Marker::time(chrono::NaiveTime::from_hms_micro_opt(3, 4, 5, 6).unwrap()).to_value(),
+        Marker::Decimal("1.10".into()).to_value(),
+        Marker::Uuid(uuid::Uuid::parse_str("6f1c0000-0000-4000-8000-000000000001").unwrap()).to_value(),
+        Marker::Bytes(b"caf\xe9".to_vec()).to_value(),
+        // What the builders refuse: kombu cannot load it either.
+        PyValue::Dict(celery_proto::pydict! {"__type__" => "nope", "__value__" => 1}),
+    ];
+    for v in &values[..6] {
+        json::check_markers(v).unwrap();
+    }
+    assert!(json::check_markers(&values[6]).is_err());
+    let input: String = values.iter().map(|v| v.to_json() + "\n").collect();
+    let out = run_python(KOMBU_LOADS, &input);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(seconds=3600)))",
+            "datetime.date(2024, 2, 29)",
+            "datetime.time(3, 4, 5, 6)",
+            "Decimal('1.10')",
+            "UUID('6f1c0000-0000-4000-8000-000000000001')",
+            "b'caf\\xe9'",
+            "ERROR ValueError",
+        ]
+    );
+}

@@ -33,3 +33,6 @@ pub use task_body::{Embed, Signature, TaskBody};
 pub use task_headers::{TASK_HEADER_ORDER, TaskHeaders, TimeLimit, Timestamp};
 pub use time::{IsoDateTime, isoformat_utc, parse_iso_lenient, parse_python_isoformat};
 pub use unacked::UnackedEntry;
+
+#[cfg(test)]
+mod tests;
