@@ -65,7 +65,7 @@ pub(crate) async fn execute(w: Arc<Inner>, mut d: Delivery, _slot: OwnedSemaphor
         ack(&w, &d.tag).await;
         d.permit = None;
     }
-    info!(task = %d.request.name, id = %d.request.id, "started");
+    info!(task = %d.request.name, id = %d.request.id, redelivered = d.request.redelivered, "started");
     let mut started = PyDict::new();
     started.insert("uuid", d.request.id.as_str());
     let _ = w.events.task_event("task-started", started).await;

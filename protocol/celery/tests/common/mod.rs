@@ -52,7 +52,7 @@ impl Env {
     pub fn rust_worker(&self, name: &str, queues: &str, extra: &[&str]) -> Worker {
         let log = self.log_path(name);
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(target_binary("examples/demo_worker"))
+        let child = Command::new(demo_worker_binary())
             .args(["--broker", &self.broker_url(), "--result-backend", &self.backend_url()])
             .args(["-Q", queues, "-n", &format!("{name}@test")])
             .args(extra)
@@ -165,6 +165,38 @@ impl Worker {
         assert!(status.is_some(), "{} did not stop on SIGTERM:\n{}", self.node, self.log_text());
         self.log_text()
     }
+}
+
+/// The demo worker, built once per test binary in this test's profile and target directory
+/// (`cargo test --test <name>` does not build examples by itself).
+pub fn demo_worker_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+            let target_dir = profile_dir.parent().unwrap();
+            let profile = profile_dir.file_name().unwrap().to_string_lossy().into_owned();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--quiet", "-p", "celery-proto", "--example", "demo_worker"])
+                .arg("--target-dir")
+                .arg(target_dir)
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            match profile.as_str() {
+                "debug" => {}
+                "release" => {
+                    cmd.arg("--release");
+                }
+                other => {
+                    cmd.args(["--profile", other]);
+                }
+            }
+            let status = cmd.status().expect("running cargo build for the demo worker");
+            assert!(status.success(), "building examples/demo_worker failed");
+            target_binary("examples/demo_worker")
+        })
+        .clone()
 }
 
 pub fn python_dir() -> PathBuf {
