@@ -115,9 +115,29 @@ pub fn remove_by_id(db: &Connection, object_id: i64, meta_id: i64) -> ApiResult<
     )?)
 }
 
-/// Replaces every AVU with this attribute by the given one (`imeta set`).
+/// Replaces every AVU with this attribute by the given one (`imeta set`). As in iRODS, when the
+/// object has exactly one AVU with that attribute and no other object shares its row, the row is
+/// updated in place, so its creation time survives and only the modify time moves.
 pub fn set(db: &Connection, object_id: i64, avu: &Avu) -> ApiResult<()> {
     check(avu)?;
+    let existing: Vec<i64> = db
+        .prepare_cached(
+            "SELECT m.meta_id FROM r_objt_metamap om JOIN r_meta_main m ON m.meta_id = om.meta_id
+             WHERE om.object_id = ?1 AND m.meta_attr_name = ?2",
+        )?
+        .query_map(params![object_id, avu.attribute], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if let [meta_id] = existing.as_slice() {
+        let users: i64 =
+            db.query_row("SELECT count(*) FROM r_objt_metamap WHERE meta_id = ?1", [meta_id], |r| r.get(0))?;
+        if users == 1 {
+            db.execute(
+                "UPDATE r_meta_main SET meta_attr_value = ?1, meta_attr_unit = ?2, modify_ts = ?3 WHERE meta_id = ?4",
+                params![avu.value, avu.units, now_ts(), meta_id],
+            )?;
+            return Ok(());
+        }
+    }
     db.execute(
         "DELETE FROM r_objt_metamap WHERE object_id = ?1 AND meta_id IN (
              SELECT meta_id FROM r_meta_main WHERE meta_attr_name = ?2)",

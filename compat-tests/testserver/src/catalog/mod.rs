@@ -118,6 +118,16 @@ impl Catalog {
         users::add_to_group(db, public, rods)?;
         collections::insert_row(db, "/tempZone/home/public", ADMIN_USER, ZONE)?;
         collections::insert_row(db, "/tempZone/trash/home/public", ADMIN_USER, ZONE)?;
+        // The two built-in specific queries every iRODS catalog has (listing the others).
+        for (alias, sql) in [
+            ("ls", "select alias, sqlstr from r_specific_query"),
+            ("lsl", "select alias, sqlstr from r_specific_query where alias like ?"),
+        ] {
+            db.execute(
+                "INSERT INTO r_specific_query (alias, sqlstr, create_ts) VALUES (?1, ?2, ?3)",
+                rusqlite::params![alias, sql, now],
+            )?;
+        }
         let vault = self.default_vault();
         std::fs::create_dir_all(&vault).map_err(|e| {
             crate::error::ApiError::unix(crate::error::codes::UNIX_FILE_MKDIR_ERR, &e, vault.display())

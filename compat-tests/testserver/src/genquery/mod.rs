@@ -23,8 +23,9 @@ pub use sql::QuerySpec;
 pub const RETURN_TOTAL_ROW_COUNT: i32 = 0x20;
 /// `AUTO_CLOSE` option bit: close the cursor after the first batch.
 pub const AUTO_CLOSE: i32 = 0x100;
-/// The real server keeps at most this many open statements per connection.
-pub const MAX_OPEN_CURSORS: usize = 50;
+/// Open cursors kept before the oldest is forgotten (clients that never close their queries
+/// would otherwise grow the table without bound).
+pub const MAX_OPEN_CURSORS: usize = 4096;
 
 /// Paging fields of a GenQuery request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,7 +51,7 @@ struct Cursor {
     next_offset: i64,
 }
 
-/// The open queries of one connection.
+/// Open queries, by continuation index.
 #[derive(Default)]
 pub struct Cursors {
     next_id: i32,
@@ -67,16 +68,32 @@ impl Cursors {
             return Ok(Page::default());
         }
         let statement = sql::translate(spec)?;
+        self.run_statement(db, statement, spec.options, paging)
+    }
+
+    /// Runs an already-built statement (GenQuery or a registered specific query) as a new query.
+    pub fn run_statement(
+        &mut self,
+        db: &Connection,
+        statement: sql::Statement,
+        options: i32,
+        paging: Paging,
+    ) -> ApiResult<Page> {
+        if paging.continue_inx > 0 {
+            return self.continue_query(db, paging);
+        }
+        if paging.max_rows <= 0 {
+            return Ok(Page::default());
+        }
         let offset = i64::from(paging.row_offset.max(0));
         let rows = fetch(db, &statement, paging.max_rows, offset)?;
         if rows.is_empty() {
             return Err(no_rows());
         }
-        let total_row_count =
-            if spec.options & RETURN_TOTAL_ROW_COUNT != 0 { count(db, &statement)? } else { 0 };
+        let total_row_count = if options & RETURN_TOTAL_ROW_COUNT != 0 { count(db, &statement)? } else { 0 };
         let full = rows.len() as i64 == i64::from(paging.max_rows);
         let mut continue_inx = 0;
-        if full && spec.options & AUTO_CLOSE == 0 {
+        if full && options & AUTO_CLOSE == 0 {
             continue_inx = self.keep(statement.clone(), offset + rows.len() as i64);
         }
         Ok(Page { columns: statement.columns, rows, continue_inx, total_row_count })

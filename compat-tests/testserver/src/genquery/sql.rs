@@ -29,7 +29,7 @@ pub struct QuerySpec {
 }
 
 /// A translated statement.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Statement {
     pub sql: String,
     pub params: Vec<String>,

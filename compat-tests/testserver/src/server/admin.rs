@@ -245,7 +245,7 @@ impl Session {
         let el = xml::parse(&packet.body)
             .map_err(|e| ApiError::new(codes::SYS_PACK_INSTRUCT_FORMAT_ERR, e.to_string()))?;
         let rule = el.get_str("myRule");
-        let Some(args) = rule.trim().strip_prefix("msiSleep(").and_then(|r| r.split(')').next()) else {
+        let Some(args) = rule.split_once("msiSleep(").and_then(|(_, r)| r.split(')').next()) else {
             return Err(ApiError::new(codes::SYS_NOT_SUPPORTED, "rules are not supported (only msiSleep)"));
         };
         let numbers: Vec<u64> = args

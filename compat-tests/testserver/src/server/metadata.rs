@@ -138,7 +138,8 @@ impl Session {
             .ok_or_else(|| malformed("operations"))?;
         let failure = std::cell::RefCell::new(None);
         let result = self.state.catalog.write(|db| {
-            let id = object_id(db, kind, name)?;
+            let id = object_id(db, kind, name)
+                .map_err(|e| ApiError::new(e.code, format!("Entity does not exist [entity_name={name}]")))?;
             for (index, op) in operations.iter().enumerate() {
                 let text = |k: &str| op.get(k).and_then(Value::as_str).unwrap_or("").to_string();
                 let avu = Avu { attribute: text("attribute"), value: text("value"), units: text("units") };

@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tracing::{debug, info};
 
 use crate::catalog::Catalog;
+use crate::genquery::Cursors;
 
 /// The release this server claims to be. PRC picks its code paths from this (4.3 auth framework,
 /// JSON plugin APIs, parallel transfers without the portal protocol).
@@ -35,6 +36,9 @@ pub struct ServerState {
     /// Replica tokens issued at open time, so parallel-transfer helpers on other connections can
     /// join an open replica: token -> (data id, replica number).
     pub replica_tokens: Mutex<HashMap<String, (i64, i64)>>,
+    /// Open GenQuery cursors. Shared by all connections (a real server keeps them per agent)
+    /// because python-irodsclient may continue a query on a different pooled connection.
+    pub cursors: Mutex<Cursors>,
     pub boot_time: i64,
 }
 
@@ -44,7 +48,12 @@ impl ServerState {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        ServerState { catalog, replica_tokens: Mutex::new(HashMap::new()), boot_time }
+        ServerState {
+            catalog,
+            replica_tokens: Mutex::new(HashMap::new()),
+            cursors: Mutex::new(Cursors::default()),
+            boot_time,
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! GenQuery1 (702): translate, run against the catalog, page through this connection's cursors.
+//! GenQuery1 (702) and specific queries (722): translate, run against the catalog, page through the shared cursors.
 
 use irods_proto::Packet;
 use irods_proto::messages::{GenQueryInp, GenQueryOut};
@@ -25,8 +25,58 @@ impl Session {
             continue_inx: input.continue_inx,
             row_offset: input.partial_start_index,
         };
-        let cursors = &mut self.cursors;
+        let mut cursors = self.state.cursors.lock().unwrap_or_else(|p| p.into_inner());
         let page = self.state.catalog.read(|db| cursors.run(db, &spec, paging))?;
+        let mut out = GenQueryOut::from_rows(&page.columns, &page.rows, page.continue_inx);
+        out.total_row_count = page.total_row_count;
+        ok_with(0, &out)
+    }
+}
+
+/// `SPECIFIC_QUERY_AN`: runs a registered SQL query (by alias or by its exact text).
+pub const SPECIFIC_QUERY_AN: i32 = 722;
+
+impl Session {
+    /// 722. The catalog uses iRODS's table and column names, so SQL registered for a real ICAT
+    /// runs here as long as SQLite understands it. Only read-only statements run.
+    pub(super) fn specific_query(&mut self, packet: &Packet) -> ApiResult<Packet> {
+        let el = irods_proto::xml::parse(&packet.body)
+            .map_err(|e| ApiError::new(codes::SYS_PACK_INSTRUCT_FORMAT_ERR, e.to_string()))?;
+        let target = el.get_str("sql");
+        let args: Vec<String> = (1..=10).filter_map(|i| el.get_opt_str(&format!("arg{i}"))).collect();
+        let paging = Paging {
+            max_rows: el.get_int("maxRows").unwrap_or(0),
+            continue_inx: el.get_int("continueInx").unwrap_or(0),
+            row_offset: el.get_int("rowOffset").unwrap_or(0),
+        };
+        let mut cursors = self.state.cursors.lock().unwrap_or_else(|p| p.into_inner());
+        let page = self.state.catalog.read(|db| {
+            if paging.continue_inx > 0 {
+                return cursors.run_statement(db, crate::genquery::sql::Statement::default(), 0, paging);
+            }
+            let sql: String = db
+                .query_row(
+                    "SELECT sqlstr FROM r_specific_query WHERE alias = ?1 OR sqlstr = ?1 LIMIT 1",
+                    [&target],
+                    |r| r.get(0),
+                )
+                .map_err(|_| {
+                    ApiError::new(
+                        codes::CAT_UNKNOWN_SPECIFIC_QUERY,
+                        format!("unknown specific query {target}"),
+                    )
+                })?;
+            let stmt = db.prepare(&sql)?;
+            if !stmt.readonly() {
+                return Err(ApiError::new(codes::CAT_INVALID_ARGUMENT, "specific queries must be read-only"));
+            }
+            let width = stmt.column_count() as i32;
+            let needed = stmt.parameter_count();
+            let mut params = args.clone();
+            params.resize(needed, String::new());
+            let statement = crate::genquery::sql::Statement { sql, params, columns: (0..width).collect() };
+            cursors.run_statement(db, statement, 0, paging)
+        })?;
         let mut out = GenQueryOut::from_rows(&page.columns, &page.rows, page.continue_inx);
         out.total_row_count = page.total_row_count;
         ok_with(0, &out)

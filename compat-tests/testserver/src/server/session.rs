@@ -12,7 +12,6 @@ use super::ServerState;
 use super::descriptors::Descriptors;
 use crate::catalog::users::User;
 use crate::error::{ApiError, ApiResult, codes};
-use crate::genquery::Cursors;
 
 /// APIs a client may call before authenticating (iRODS's NO_USER_AUTH APIs that PRC uses).
 const NO_AUTH_APIS: &[i32] = &[
@@ -37,7 +36,6 @@ pub struct Session {
     /// The proxy user's password, kept only to decode obfuscated passwords in admin requests.
     pub auth_password: String,
     pub descriptors: Descriptors,
-    pub cursors: Cursors,
 }
 
 /// Decodes a request body, mapping malformed XML to SYS_PACK_INSTRUCT_FORMAT_ERR.
@@ -69,7 +67,6 @@ impl Session {
             session_signature: String::new(),
             auth_password: String::new(),
             descriptors: Descriptors::default(),
-            cursors: Cursors::default(),
         }
     }
 
@@ -134,6 +131,7 @@ impl Session {
             api::USER_ADMIN_AN => self.user_admin(packet),
             api::MOD_ACCESS_CONTROL_AN => self.mod_access_control(packet),
             EXEC_MY_RULE_AN => self.exec_my_rule(packet),
+            super::query::SPECIFIC_QUERY_AN => self.specific_query(packet),
             _ => Err(ApiError::new(codes::SYS_UNMATCHED_API_NUM, format!("API {number} is not supported"))),
         }
     }
