@@ -14,6 +14,8 @@ pub mod control;
 pub mod envelope;
 pub mod error;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod properties;
 pub mod result_meta;
 pub mod task;
