@@ -168,41 +168,57 @@ impl TaskHeaders {
         }
     }
 
-    /// Reads and validates headers the way a Python worker does: `task` and `id` are required,
-    /// a truthy `timelimit` must have two items, `eta`/`expires` must parse.
+    /// Reads and validates headers the way a Python worker does: `task` and `id` are required
+    /// strings, a truthy `timelimit` must have two numbers, `eta`/`expires` must parse. Other
+    /// headers of an unexpected type do not fail the message (Python does not check them
+    /// either); they are kept in [`TaskHeaders::extra`] under their own name, so
+    /// [`TaskHeaders::to_dict`] writes them back at their usual position.
     pub fn from_dict(d: &PyDict) -> Result<Self, MessageError> {
         let task = required_str(d, "task")?;
         let id = required_str(d, "id")?;
         let mut h = TaskHeaders::new(task, id);
         h.lang = None;
         for (k, v) in d.iter() {
+            // Informational headers Python only logs or passes along: a value of an unexpected
+            // type is kept verbatim in `extra` (at the same key) instead of refusing the task.
+            macro_rules! lenient {
+                ($field:expr, $parsed:expr) => {
+                    match $parsed {
+                        Ok(value) => $field = value,
+                        Err(_) => {
+                            h.extra.insert(k.clone(), v.clone());
+                        }
+                    }
+                };
+            }
             let Some(name) = k.as_str() else {
                 h.extra.insert(k.clone(), v.clone());
                 continue;
             };
             match name {
                 "task" | "id" => {}
-                "lang" => h.lang = opt_str(name, v)?,
-                "shadow" => h.shadow = opt_str(name, v)?,
+                "lang" => lenient!(h.lang, opt_str(name, v)),
+                "shadow" => lenient!(h.shadow, opt_str(name, v)),
                 "eta" => h.eta = opt_time("eta", v)?,
                 "expires" => h.expires = opt_time("expires", v)?,
-                "group" => h.group = opt_str(name, v)?,
-                "group_index" => h.group_index = opt_int(name, v)?,
-                "retries" => h.retries = opt_int(name, v)?.unwrap_or(0),
+                "group" => lenient!(h.group, opt_str(name, v)),
+                "group_index" => lenient!(h.group_index, opt_int(name, v)),
+                "retries" => lenient!(h.retries, opt_int(name, v).map(|r| r.unwrap_or(0))),
                 "timelimit" => h.timelimit = time_limit(v)?,
-                "root_id" => h.root_id = opt_str(name, v)?,
-                "parent_id" => h.parent_id = opt_str(name, v)?,
-                "argsrepr" => h.argsrepr = opt_py_str(name, v)?,
-                "kwargsrepr" => h.kwargsrepr = opt_py_str(name, v)?,
-                "origin" => h.origin = opt_str(name, v)?,
+                "root_id" => lenient!(h.root_id, opt_str(name, v)),
+                "parent_id" => lenient!(h.parent_id, opt_str(name, v)),
+                "argsrepr" => lenient!(h.argsrepr, opt_py_str(name, v)),
+                "kwargsrepr" => lenient!(h.kwargsrepr, opt_py_str(name, v)),
+                "origin" => lenient!(h.origin, opt_str(name, v)),
                 "ignore_result" => h.ignore_result = v.is_truthy(),
-                "replaced_task_nesting" => h.replaced_task_nesting = opt_int(name, v)?.unwrap_or(0),
+                "replaced_task_nesting" => {
+                    lenient!(h.replaced_task_nesting, opt_int(name, v).map(|r| r.unwrap_or(0)))
+                }
                 "stamped_headers" => h.stamped_headers = v.clone(),
                 "stamps" => match v {
                     PyValue::Dict(s) => h.stamps = s.clone(),
-                    PyValue::Null => h.stamps = PyDict::new(),
-                    other => {
-                        return Err(MessageError::wrong_type("headers.stamps", "an object", other));
+                    _ => {
+                        h.extra.insert(k.clone(), v.clone());
                     }
                 },
                 "redelivered" => h.redelivered = Some(v.is_truthy()),

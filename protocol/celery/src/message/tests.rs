@@ -135,3 +135,23 @@ fn envelope_refuses_non_objects_and_keeps_unknown_fields() {
     let plain = Envelope::decode(br#"{"body": "[[], {}, {}]", "properties": {"delivery_info": {"exchange": "", "routing_key": "q"}}, "headers": {"task": "t", "id": "i"}}"#).unwrap();
     assert!(TaskMessage::from_envelope(plain).is_ok());
 }
+
+#[test]
+fn informational_headers_of_odd_types_are_kept_not_refused() {
+    let v = crate::json::parse(
+        br#"{"lang": "py", "task": "t", "id": "i", "shadow": 5, "eta": null, "retries": "3", "argsrepr": ["x"], "stamps": null, "x-custom": {"a": 1}}"#,
+    )
+    .unwrap();
+    let h = TaskHeaders::from_dict(v.as_dict().unwrap()).unwrap();
+    assert_eq!(h.retries, 0);
+    assert_eq!(h.argsrepr, None);
+    assert_eq!(h.extra.get("argsrepr"), Some(&PyValue::List(vec!["x".into()])));
+    let out = h.to_dict().to_json();
+    assert!(out.contains(r#""shadow": 5, "eta": null"#), "{out}");
+    assert!(out.contains(r#""retries": "3", "timelimit""#), "{out}");
+    assert!(out.contains(r#""argsrepr": ["x"], "kwargsrepr": null"#), "{out}");
+    assert!(out.ends_with(r#""stamps": null, "x-custom": {"a": 1}}"#), "{out}");
+    // The checks Python itself makes stay strict.
+    let bad = crate::json::parse(br#"{"task": 1, "id": "i"}"#).unwrap();
+    assert!(matches!(TaskHeaders::from_dict(bad.as_dict().unwrap()), Err(MessageError::WrongType { .. })));
+}
