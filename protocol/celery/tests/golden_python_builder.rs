@@ -179,3 +179,93 @@ fn builder_matches_live_python_celery() {
         ]
     );
 }
+
+const RESULT_GET: &str = r#"
+import sys
+from celery import Celery
+from celery.result import AsyncResult
+import redis
+
+url = sys.argv[1]
+app = Celery("probe", broker=url, backend=url)
+r = redis.Redis.from_url(url)
+for line in sys.stdin:
+    task_id, meta = line.rstrip("\n").split("\t", 1)
+    r.set("celery-task-meta-" + task_id, meta)
+    res = AsyncResult(task_id, app=app)
+    try:
+        value = res.get(timeout=5)
+        print(res.state, repr(value))
+    except Exception as e:
+        print(res.state, type(e).__module__, type(e).__name__, repr(e.args))
+"#;
+
+/// Result metas encoded here are what Python's `AsyncResult.get()` understands.
+#[test]
+fn result_metas_are_accepted_by_async_result_get() {
+    use celery_proto::message::{ExceptionInfo, ResultMeta, TaskState};
+    let done = "2026-11-22T07:50:59.967291+00:00".to_owned();
+    let mut metas = vec![
+        ResultMeta::success(
+            "r-success",
+            PyValue::Dict(pydict! {
+                "path" => PyValue::Str(PyStr::from_fs_bytes(b"/src/caf\xe9")),
+                "n" => PyValue::BigInt(celery_proto::json::BigInt::parse("123456789012345678901234567890").unwrap()),
+                "f" => PyValue::Float(0.1),
+            }),
+            done.clone(),
+        ),
+        ResultMeta::failure(
+            "r-builtin",
+            &ExceptionInfo::new("builtins", "ValueError", "boom from rust"),
+            Some("Traceback (most recent call last):\n  rust\nValueError: boom from rust\n".into()),
+            done.clone(),
+        ),
+        ResultMeta::failure(
+            "r-custom",
+            &ExceptionInfo::new("irods_ingest.errors", "IrodsError", "CAT_NO_ACCESS_PERMISSION"),
+            None,
+            done.clone(),
+        ),
+        ResultMeta::failure(
+            "r-celery",
+            &ExceptionInfo::new("celery.exceptions", "TimeLimitExceeded", "3600"),
+            None,
+            done.clone(),
+        ),
+    ];
+    let mut revoked = ResultMeta::failure(
+        "r-revoked",
+        &ExceptionInfo::new("celery.exceptions", "TaskRevokedError", "revoked"),
+        None,
+        done,
+    );
+    revoked.status = TaskState::Revoked;
+    metas.push(revoked);
+
+    let input: String = metas.iter().map(|m| format!("{}\t{}\n", m.task_id, m.to_json().unwrap())).collect();
+    let redis = test_support::RedisServer::start();
+    let mut child = Command::new(test_support::venv_python())
+        .arg("-c")
+        .arg(RESULT_GET)
+        .arg(redis.url(1))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "SUCCESS {'path': '/src/caf\\udce9', 'n': 123456789012345678901234567890, 'f': 0.1}",
+            "FAILURE builtins ValueError ('boom from rust',)",
+            "FAILURE irods_ingest.errors IrodsError ('CAT_NO_ACCESS_PERMISSION',)",
+            "FAILURE celery.exceptions TimeLimitExceeded ('3600',)",
+            "REVOKED celery.exceptions TaskRevokedError ('revoked',)",
+        ]
+    );
+}

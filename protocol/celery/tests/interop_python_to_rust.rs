@@ -39,3 +39,21 @@ fn countdown_task_is_held_in_unacked_until_its_eta() {
     assert_eq!(result.as_dict().unwrap().get("result").and_then(|v| v.as_i64()), Some(42), "{result:?}");
     assert!(test_support::wait_until(common::PATIENCE, || env.unacked_len() == 0));
 }
+
+#[test]
+fn global_keyprefix_is_shared_with_python() {
+    let env = Env::start();
+    let _worker = env.rust_worker("rs3", "rq", &["--global-keyprefix", "pfx:"]);
+    let prefix = [("DEMO_KEYPREFIX", "pfx:")];
+    env.client_with(
+        &["send", "demo.add", "[1, 2]", "--queue", "rq", "--id", "p1", "--priority", "6"],
+        &prefix,
+    );
+    let out = env.client_with(&["get", "p1"], &prefix);
+    assert!(out.contains("\"result\": 3"), "{out}");
+    // Remote control goes through the prefixed pidbox channel too.
+    let ping = env.client_with(&["inspect", "ping"], &prefix);
+    assert!(ping.contains("rs3@test"), "{ping}");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut env.broker()).unwrap();
+    assert!(keys.iter().all(|k| k.starts_with("pfx:")), "unprefixed broker keys: {keys:?}");
+}

@@ -18,6 +18,9 @@ use crate::transport::{Popped, QueueConsumer, RestoreEnd};
 
 pub(crate) type ReadySender = UnboundedSender<Delivery>;
 
+/// How long an unregistered task is held before it is requeued (policy `Requeue`).
+const UNKNOWN_REQUEUE_DELAY: Duration = Duration::from_secs(1);
+
 /// Pops messages until shutdown. A BRPOP in flight is never abandoned (the message would be lost
 /// between Redis and us); shutdown is checked between pops, at most `brpop_timeout` apart.
 pub(crate) async fn consume_loop(w: Arc<Inner>, ready: ReadySender) {
@@ -100,8 +103,13 @@ async fn receive(
                 execute::dead_letter(w, &tag, &popped.raw).await;
             }
             UnknownTaskPolicy::Requeue => {
+                // Put back after a pause, so that a queue nobody can serve does not spin.
                 warn!(task = %req.name, id = %req.id, "unregistered task put back at the end of its queue");
-                execute::give_back(w, &tag, RestoreEnd::Back).await;
+                let w = w.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(UNKNOWN_REQUEUE_DELAY).await;
+                    execute::give_back(&w, &tag, RestoreEnd::Back).await;
+                });
             }
         }
         return;

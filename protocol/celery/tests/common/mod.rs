@@ -102,7 +102,13 @@ impl Env {
     /// Runs tests/python/client.py with the test's broker and backend; returns stdout, panics with
     /// stderr on failure.
     pub fn client(&self, args: &[&str]) -> String {
+        self.client_with(args, &[])
+    }
+
+    /// [`Env::client`] with extra environment (e.g. `DEMO_KEYPREFIX`).
+    pub fn client_with(&self, args: &[&str], extra_env: &[(&str, &str)]) -> String {
         let out = Command::new(venv_python())
+            .envs(extra_env.iter().copied())
             .current_dir(python_dir())
             .arg("client.py")
             .args(args)

@@ -1,7 +1,7 @@
 """Python twins of the Rust demo tasks, so a real Celery worker can run what the Rust producer sends.
 
 Configured from the environment: CELERY_BROKER_URL, CELERY_RESULT_BACKEND (optional),
-DEMO_VISIBILITY_TIMEOUT (seconds, optional).
+DEMO_VISIBILITY_TIMEOUT (seconds), DEMO_KEYPREFIX (kombu global_keyprefix), DEMO_ACKS_LATE.
 """
 import os
 import time
@@ -10,6 +10,8 @@ from celery import Celery
 
 app = Celery("demo_app", broker=os.environ["CELERY_BROKER_URL"], backend=os.environ.get("CELERY_RESULT_BACKEND"))
 transport_options = {}
+if os.environ.get("DEMO_KEYPREFIX"):
+    transport_options["global_keyprefix"] = os.environ["DEMO_KEYPREFIX"]
 if os.environ.get("DEMO_VISIBILITY_TIMEOUT"):
     transport_options["visibility_timeout"] = float(os.environ["DEMO_VISIBILITY_TIMEOUT"])
 app.conf.update(
@@ -54,3 +56,9 @@ def retry(self, times):
 @app.task(name="demo.spawn", bind=True)
 def spawn(self, queue, n):
     return [add.apply_async((i, i), queue=queue).id for i in range(n)]
+
+
+@app.task(name="demo.py_only")
+def py_only():
+    """A task only Python workers implement (the Rust demo worker does not register it)."""
+    return "python"
