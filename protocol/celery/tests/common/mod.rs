@@ -208,3 +208,19 @@ pub fn demo_worker_binary() -> PathBuf {
 pub fn python_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
 }
+
+/// Starts tests/python/client.py in the background (for long-running subcommands).
+pub fn spawn_client(env: &Env, args: &[&str], stdout: std::fs::File) -> ChildGuard {
+    let child = Command::new(venv_python())
+        .current_dir(python_dir())
+        .arg("client.py")
+        .args(args)
+        .env("CELERY_BROKER_URL", env.broker_url())
+        .env("CELERY_RESULT_BACKEND", env.backend_url())
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawning client.py");
+    ChildGuard::new("client.py", child)
+}

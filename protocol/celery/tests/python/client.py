@@ -7,10 +7,13 @@ stdout; failures exit non-zero with the reason on stderr.
     client.py suite QUEUE                     -> runs the Python->Rust round-trip suite, asserts inside
     client.py inspect METHOD [--dest NODE]    -> the inspect reply dict
     client.py revoke ID [--terminate]
+    client.py events NODE [--max S]           -> events received until NODE goes offline
 """
 import argparse
 import json
+import socket
 import sys
+import threading
 
 from demo_app import app
 
@@ -71,9 +74,44 @@ def suite(queue):
         check("fail message", str(exc), "boom from rust")
     check("fail status", failing.status, "FAILURE")
 
+    # Time limits from the message headers: soft -> the task sees cancellation and raises
+    # SoftTimeLimitExceeded; hard -> the task is dropped, TimeLimitExceeded.
+    sleep = app.signature("demo.sleep")
+    for label, opts, exc_name in (
+        ("soft time limit", {"soft_time_limit": 1}, "SoftTimeLimitExceeded"),
+        ("hard time limit", {"time_limit": 1}, "TimeLimitExceeded"),
+    ):
+        limited = sleep.apply_async((30,), queue=queue, **opts)
+        try:
+            limited.get(timeout=60)
+            sys.exit(f"{label}: task was not stopped")
+        except Exception as exc:
+            check(label, (limited.status, type(exc).__name__), ("FAILURE", exc_name))
+
     retried = app.send_task("demo.retry", (2,), queue=queue)
     check("retry count", retried.get(timeout=60), 2)
-    print(json.dumps({"ok": len(checks) + 4}))
+    print(json.dumps({"ok": len(checks) + 6}))
+
+
+def capture_events(until_offline, max_seconds):
+    """Receives events like `celery events` does, until `until_offline` sends worker-offline."""
+    seen = []
+    with app.connection() as conn:
+        def on_event(event):
+            seen.append({k: event.get(k) for k in ("type", "hostname", "uuid", "result", "exception")})
+            if event.get("type") == "worker-offline" and event.get("hostname") == until_offline:
+                receiver.should_stop = True
+
+        receiver = app.events.Receiver(conn, handlers={"*": on_event})
+        timer = threading.Timer(max_seconds, lambda: setattr(receiver, "should_stop", True))
+        timer.start()
+        try:
+            receiver.capture(limit=None, timeout=max_seconds + 5, wakeup=False)
+        except socket.timeout:
+            pass
+        finally:
+            timer.cancel()
+    print(json.dumps(seen))
 
 
 def main():
@@ -96,6 +134,9 @@ def main():
     i.add_argument("method")
     i.add_argument("--dest")
     i.add_argument("--timeout", type=float, default=3)
+    e = sub.add_parser("events")
+    e.add_argument("until_offline")
+    e.add_argument("--max", type=float, default=60)
     r = sub.add_parser("revoke")
     r.add_argument("id")
     r.add_argument("--terminate", action="store_true")
@@ -118,6 +159,8 @@ def main():
         dest = [a.dest] if a.dest else None
         insp = app.control.inspect(destination=dest, timeout=a.timeout)
         print(json.dumps(getattr(insp, a.method)() or {}, default=repr))
+    elif a.cmd == "events":
+        capture_events(a.until_offline, a.max)
     elif a.cmd == "revoke":
         app.control.revoke(a.id, terminate=a.terminate)
         print(json.dumps({"revoked": a.id}))
