@@ -16,6 +16,10 @@ pub struct TransportOptions {
     pub visibility_timeout: Duration,
     /// `brpop_timeout` (kombu default 1 s).
     pub brpop_timeout: Duration,
+    /// `sep` between a queue name and its priority step.
+    pub sep: String,
+    /// `priority_steps` (kombu default 0, 3, 6, 9).
+    pub priority_steps: Vec<u8>,
     /// `unacked_mutex_expire` (kombu default 300 s).
     pub unacked_mutex_expire: Duration,
     /// How often `restore_visible` scans. kombu scans every 10th tick of a 10 s timer (~100 s).
@@ -28,6 +32,8 @@ impl Default for TransportOptions {
             global_keyprefix: String::new(),
             visibility_timeout: Duration::from_secs(3600),
             brpop_timeout: Duration::from_secs(1),
+            sep: super::DEFAULT_SEP.to_string(),
+            priority_steps: super::DEFAULT_PRIORITY_STEPS.to_vec(),
             unacked_mutex_expire: Duration::from_secs(300),
             restore_interval: Duration::from_secs(100),
         }
@@ -51,7 +57,10 @@ impl Broker {
     pub async fn connect(url: &str, options: TransportOptions) -> Result<Self, TransportError> {
         let url = RedisUrl::parse(url)?;
         let client = redis::Client::open(url.connection_info())?;
-        let names = KeyNames::new(url.db()).with_prefix(options.global_keyprefix.clone());
+        let names = KeyNames::new(url.db())
+            .with_prefix(options.global_keyprefix.clone())
+            .with_sep(options.sep.clone())
+            .with_priority_steps(&options.priority_steps);
         let conn = client.get_connection_manager_with_config(Self::manager_config(Some(30))).await?;
         Ok(Self { url, client, names, options, conn })
     }
