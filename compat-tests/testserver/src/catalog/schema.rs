@@ -152,6 +152,22 @@ CREATE TABLE IF NOT EXISTS r_tokn_main (
     UNIQUE (token_namespace, token_id)
 );
 
+CREATE TABLE IF NOT EXISTS r_rule_exec (
+    rule_exec_id INTEGER PRIMARY KEY,
+    rule_name TEXT NOT NULL,
+    rei_file_path TEXT NOT NULL DEFAULT '',
+    user_name TEXT NOT NULL,
+    exe_address TEXT NOT NULL DEFAULT '',
+    exe_time TEXT NOT NULL,
+    exe_frequency TEXT NOT NULL DEFAULT '',
+    priority TEXT NOT NULL DEFAULT '5',
+    estimated_exe_time TEXT NOT NULL DEFAULT '',
+    notification_addr TEXT NOT NULL DEFAULT '',
+    last_exe_time TEXT NOT NULL DEFAULT '',
+    exe_status TEXT NOT NULL DEFAULT '',
+    exe_context TEXT NOT NULL DEFAULT ''
+);
+
 CREATE TABLE IF NOT EXISTS r_specific_query (
     alias TEXT PRIMARY KEY,
     sqlstr TEXT NOT NULL,

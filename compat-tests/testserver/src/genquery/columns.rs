@@ -30,13 +30,14 @@ pub enum Table {
     User,
     UserGroup,
     Zone,
+    RuleExec,
 }
 
 impl Table {
     /// The table this one joins to, with the SQL join condition (`None` for tree roots).
     pub fn parent(self) -> Option<Table> {
         match self {
-            Table::Data | Table::Zone => None,
+            Table::Data | Table::Zone | Table::RuleExec => None,
             Table::Coll | Table::Resc | Table::DataAccess => Some(Table::Data),
             Table::Meta(MetaOwner::Data, _) => Some(Table::Data),
             Table::Meta(MetaOwner::Coll, _) => Some(Table::Coll),
@@ -57,6 +58,7 @@ impl Table {
             Table::Resc => "r_resc_main r".into(),
             Table::User => "r_user_main u".into(),
             Table::Zone => "r_zone_main z".into(),
+            Table::RuleExec => "r_rule_exec re".into(),
             Table::DataAccess => {
                 "r_objt_access da JOIN r_tokn_main dat ON dat.token_namespace = 'access_type' \
                  AND dat.token_id = da.access_type_id"
@@ -107,7 +109,7 @@ impl Table {
                      JOIN r_meta_main {meta} ON {meta}.meta_id = {map}.meta_id"
                 )
             }
-            Table::Data | Table::Zone => String::new(),
+            Table::Data | Table::Zone | Table::RuleExec => String::new(),
         }
     }
 }
@@ -265,6 +267,20 @@ pub fn lookup(number: i32) -> Option<Column> {
 
         900 => P(UserGroup, "ug.group_user_id"),
         901 => P(UserGroup, "grp.user_name"),
+
+        1000 => P(RuleExec, "re.rule_exec_id"),
+        1001 => P(RuleExec, "re.rule_name"),
+        1002 => P(RuleExec, "re.rei_file_path"),
+        1003 => P(RuleExec, "re.user_name"),
+        1004 => P(RuleExec, "re.exe_address"),
+        1005 => P(RuleExec, "re.exe_time"),
+        1006 => P(RuleExec, "re.exe_frequency"),
+        1007 => P(RuleExec, "re.priority"),
+        1008 => P(RuleExec, "re.estimated_exe_time"),
+        1009 => P(RuleExec, "re.notification_addr"),
+        1010 => P(RuleExec, "re.last_exe_time"),
+        1011 => P(RuleExec, "re.exe_status"),
+        1012 => P(RuleExec, "re.exe_context"),
 
         1300 => P(CollAccessUser, "cau.user_name"),
         1301 => P(CollAccessUser, "cau.zone_name"),

@@ -239,14 +239,37 @@ impl Session {
         ok(0)
     }
 
-    /// 625: only `msiSleep('<seconds>','<microseconds>')`, which PRC's tests use to make the
-    /// server take a while; any other rule is not supported.
+    /// 625. No rule engine runs here; two forms PRC's tests use are understood:
+    /// `msiSleep('<seconds>','<microseconds>')` makes the server take a while, and a rule holding
+    /// `delay('<EF>...</EF>') { ... }` is queued in the rule-exec table (never run) so it can be
+    /// queried and removed. Anything else is SYS_NOT_SUPPORTED.
     pub(super) fn exec_my_rule(&mut self, packet: &Packet) -> ApiResult<Packet> {
         let el = xml::parse(&packet.body)
             .map_err(|e| ApiError::new(codes::SYS_PACK_INSTRUCT_FORMAT_ERR, e.to_string()))?;
         let rule = el.get_str("myRule");
+        if rule.contains("delay(") {
+            let frequency = rule
+                .split_once("<EF>")
+                .and_then(|(_, rest)| rest.split_once("</EF>"))
+                .map(|(f, _)| f.to_string())
+                .unwrap_or_default();
+            let user = self.user()?.name.clone();
+            self.state.catalog.write(|db| {
+                let id = crate::catalog::new_object_id(db)?;
+                db.execute(
+                    "INSERT INTO r_rule_exec (rule_exec_id, rule_name, user_name, exe_time, exe_frequency)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, rule, user, now_ts(), frequency],
+                )?;
+                Ok(())
+            })?;
+            return ok(0);
+        }
         let Some(args) = rule.split_once("msiSleep(").and_then(|(_, r)| r.split(')').next()) else {
-            return Err(ApiError::new(codes::SYS_NOT_SUPPORTED, "rules are not supported (only msiSleep)"));
+            return Err(ApiError::new(
+                codes::SYS_NOT_SUPPORTED,
+                "rules are not supported (only msiSleep and delay)",
+            ));
         };
         let numbers: Vec<u64> = args
             .split(',')
@@ -257,6 +280,25 @@ impl Session {
         std::thread::sleep(
             std::time::Duration::from_secs(seconds) + std::time::Duration::from_micros(micros),
         );
+        ok(0)
+    }
+
+    /// 624: removes a queued delayed rule (`RULE_EXEC_DEL_INP_PI` = str ruleExecId).
+    pub(super) fn rule_exec_del(&mut self, packet: &Packet) -> ApiResult<Packet> {
+        let el = xml::parse(&packet.body)
+            .map_err(|e| ApiError::new(codes::SYS_PACK_INSTRUCT_FORMAT_ERR, e.to_string()))?;
+        let id: i64 = el
+            .get_str("ruleExecId")
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::new(codes::SYS_INVALID_INPUT_PARAM, "ruleExecId is not a number"))?;
+        let removed = self
+            .state
+            .catalog
+            .write(|db| Ok(db.execute("DELETE FROM r_rule_exec WHERE rule_exec_id = ?1", [id])?))?;
+        if removed == 0 {
+            return Err(ApiError::new(codes::CAT_NO_ROWS_FOUND, format!("no delayed rule {id}")));
+        }
         ok(0)
     }
 }

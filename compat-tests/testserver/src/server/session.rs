@@ -131,6 +131,7 @@ impl Session {
             api::USER_ADMIN_AN => self.user_admin(packet),
             api::MOD_ACCESS_CONTROL_AN => self.mod_access_control(packet),
             EXEC_MY_RULE_AN => self.exec_my_rule(packet),
+            RULE_EXEC_DEL_AN => self.rule_exec_del(packet),
             super::query::SPECIFIC_QUERY_AN => self.specific_query(packet),
             _ => Err(ApiError::new(codes::SYS_UNMATCHED_API_NUM, format!("API {number} is not supported"))),
         }
@@ -147,5 +148,7 @@ impl Session {
     }
 }
 
-/// `EXEC_MY_RULE_AN`: PRC's tests use it for `msiSleep` only.
+/// `EXEC_MY_RULE_AN`: PRC's tests use it for `msiSleep` and to queue a delayed rule.
 pub const EXEC_MY_RULE_AN: i32 = 625;
+/// `RULE_EXEC_DEL_AN`: removes a queued delayed rule.
+pub const RULE_EXEC_DEL_AN: i32 = 624;

@@ -1,6 +1,7 @@
 //! Starting an irods-testserver for a test: free loopback port, private data directory, and the
-#![allow(dead_code)] // each test binary uses a different part of this module
 //! environment file PRC reads. The process dies with the guard.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -18,9 +19,19 @@ pub struct TestServer {
 impl TestServer {
     /// Starts the server with extra arguments (e.g. `--resource pt:passthru`).
     pub fn start(extra: &[&str]) -> Self {
+        Self::start_with(None, extra)
+    }
+
+    /// Starts the server on an existing data directory (to test restarts).
+    pub fn start_in(data_dir: &str, extra: &[&str]) -> Self {
+        Self::start_with(Some(data_dir), extra)
+    }
+
+    fn start_with(data_dir: Option<&str>, extra: &[&str]) -> Self {
         let mut last = String::new();
         for _attempt in 0..5 {
             let dir = tempfile::tempdir().expect("temp dir");
+            let data = data_dir.map(PathBuf::from).unwrap_or_else(|| dir.path().join("data"));
             let port = free_port();
             let env_file = dir.path().join("env").join("irods_environment.json");
             let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
@@ -28,7 +39,7 @@ impl TestServer {
                 .arg("--port")
                 .arg(port.to_string())
                 .arg("--data-dir")
-                .arg(dir.path().join("data"))
+                .arg(&data)
                 .arg("--env-file")
                 .arg(&env_file)
                 .args(extra)
