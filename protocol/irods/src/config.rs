@@ -272,7 +272,7 @@ pub fn read_irods_a(path: &Path, uid: u32) -> Result<Password, ConfigError> {
 }
 
 /// The real uid of this process, the salt of `.irodsA`.
-fn current_uid() -> u32 {
+pub fn current_uid() -> u32 {
     // /proc/self/status has "Uid:\t<real>\t<effective>..." on Linux; avoids an unsafe libc call.
     std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -4,6 +4,7 @@
 //! collections, data objects, descriptor I/O, metadata); [`transfer`] builds uploads and downloads
 //! (including python-irodsclient's multi-connection parallel put) on a [`Pool`].
 
+mod admin;
 mod catalog;
 mod collections;
 mod connection;

@@ -1,0 +1,350 @@
+//! End-to-end client tests against `irods-testserver` (compat-tests/testserver), with
+//! python-irodsclient (tests/python/prc_peer.py) as the second party where the check is "what the
+//! Rust client wrote, PRC reads back" or the reverse.
+//!
+//! The server binary must be built into the same target directory first:
+//! `cargo build -p irods-testserver` (scripts/test builds every binary).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use irods_proto::client::transfer::{self, PutOptions};
+use irods_proto::client::{Avu, AvuOperation, AvuTarget, ObjectKind, OpenMode, RemoveCollection};
+use irods_proto::config::{IrodsConfig, current_uid};
+use irods_proto::consts::{kw, whence};
+use irods_proto::messages::{DataObjInfo, KeyValPair};
+use irods_proto::{Connection, Pool, PoolOptions, Query, col, error_code};
+use serde_json::{Value, json};
+use test_support::{ChildGuard, target_binary, venv_python, wait_until};
+
+const HOME: &str = "/tempZone/home/rods";
+
+struct TestServer {
+    _guard: ChildGuard,
+    dir: tempfile::TempDir,
+    env_file: PathBuf,
+}
+
+impl TestServer {
+    fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let env_file = dir.path().join("client/irods_environment.json");
+        let child = Command::new(target_binary("irods-testserver"))
+            .args(["--port", "0", "--data-dir"])
+            .arg(dir.path().join("server"))
+            .arg("--env-file")
+            .arg(&env_file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start irods-testserver");
+        let guard = ChildGuard::new("irods-testserver", child);
+        assert!(wait_until(Duration::from_secs(30), || env_file.exists()), "the test server did not come up");
+        TestServer { _guard: guard, dir, env_file }
+    }
+
+    /// The client configuration, read the way the ingest reads it (environment file + .irodsA).
+    fn config(&self) -> IrodsConfig {
+        let env_file = self.env_file.display().to_string();
+        IrodsConfig::from_sources(
+            |name| (name == "IRODS_ENVIRONMENT_FILE").then(|| env_file.clone()),
+            None,
+            current_uid(),
+        )
+        .expect("configuration from the server's environment file")
+    }
+
+    async fn connect(&self) -> Connection {
+        Connection::connect(&self.config()).await.expect("connect")
+    }
+
+    fn local(&self, name: &str) -> PathBuf {
+        let dir = self.dir.path().join("local");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn prc(&self, args: &[&str]) -> Value {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/prc_peer.py");
+        let output = Command::new(venv_python())
+            .arg(script)
+            .args(args)
+            .env("IRODS_ENVIRONMENT_FILE", &self.env_file)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "prc_peer {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().split_whitespace().next().unwrap().to_string()
+}
+
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i as u32).wrapping_mul(2654435761).to_be_bytes()[0]).collect()
+}
+
+#[tokio::test]
+async fn connects_with_environment_file_and_reports_server_info() {
+    let server = TestServer::start();
+    let config = server.config();
+    assert!(!config.password.expose().is_empty(), "password came from .irodsA");
+    let mut conn = Connection::connect(&config).await.unwrap();
+    assert!(conn.server_at_least(&[4, 3, 0]));
+    let info = conn.server_info().await.unwrap();
+    assert_eq!(info.rods_zone, "tempZone");
+    assert!(info.rel_version.starts_with("rods4.3"));
+    conn.disconnect().await.unwrap();
+
+    let mut legacy = config.clone();
+    legacy.force_legacy_auth = true;
+    Connection::connect(&legacy).await.expect("legacy authentication").disconnect().await.unwrap();
+
+    let mut wrong = config.clone();
+    wrong.password = irods_proto::Password::new("wrong");
+    let err = Connection::connect(&wrong).await.unwrap_err();
+    assert!(err.is(error_code::CAT_INVALID_AUTHENTICATION), "{err}");
+    assert_eq!(err.code().unwrap().name(), Some("CAT_INVALID_AUTHENTICATION"));
+}
+
+#[tokio::test]
+async fn collections_create_stat_remove() {
+    let server = TestServer::start();
+    let mut conn = server.connect().await;
+    let deep = format!("{HOME}/a/b/c");
+    conn.create_collection(&deep, true).await.unwrap();
+    conn.create_collection(&deep, true).await.expect("recursive create is idempotent");
+    assert!(conn.collection_exists(&deep).await.unwrap());
+    let (kind, _) = conn.stat(&deep).await.unwrap().expect("stat finds the collection");
+    assert_eq!(kind, ObjectKind::Collection);
+
+    let err = conn.create_collection(&deep, false).await.unwrap_err();
+    assert!(err.is(error_code::CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME), "{err}");
+    assert!(err.to_string().contains("CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME"), "{err}");
+
+    let err = conn.remove_collection(&format!("{HOME}/a"), RemoveCollection::default()).await.unwrap_err();
+    assert!(err.code().is_some(), "a non-empty collection is not removed: {err}");
+    conn.unregister_collection(&deep).await.unwrap();
+    assert!(!conn.collection_exists(&deep).await.unwrap());
+    conn.remove_collection(
+        &format!("{HOME}/a"),
+        RemoveCollection { recursive: true, force: true, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    assert!(!conn.collection_exists(&format!("{HOME}/a")).await.unwrap());
+    assert!(conn.stat(&format!("{HOME}/nothing")).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn descriptor_io_rename_checksum_unlink() {
+    let server = TestServer::start();
+    let mut conn = server.connect().await;
+    let path = format!("{HOME}/io.txt");
+    transfer::write_from_slice(&mut conn, &path, b"hello, iRODS world", KeyValPair::new()).await.unwrap();
+    assert_eq!(transfer::read_to_vec(&mut conn, &path).await.unwrap(), b"hello, iRODS world");
+
+    let (kind, stat) = conn.stat(&path).await.unwrap().unwrap();
+    assert_eq!((kind, stat.obj_size), (ObjectKind::DataObject, 18));
+
+    let fd = conn.open(&path, OpenMode::ReadWrite, KeyValPair::new()).await.unwrap();
+    assert_eq!(conn.seek(fd, -6, whence::SEEK_END).await.unwrap(), 12);
+    assert_eq!(conn.read(fd, 100).await.unwrap(), b" world");
+    assert_eq!(conn.seek(fd, 0, whence::SEEK_SET).await.unwrap(), 0);
+    assert_eq!(conn.write(fd, b"HELLO").await.unwrap(), 5);
+    conn.close(fd, KeyValPair::new()).await.unwrap();
+    assert_eq!(transfer::read_to_vec(&mut conn, &path).await.unwrap(), b"HELLO, iRODS world");
+
+    let sum = conn.checksum(&path, KeyValPair::new()).await.unwrap();
+    assert!(sum.starts_with("sha2:") || sum.len() == 32, "checksum {sum:?}");
+
+    let moved = format!("{HOME}/moved.txt");
+    conn.rename(&path, &moved, ObjectKind::DataObject).await.unwrap();
+    assert!(!conn.data_object_exists(&path).await.unwrap());
+    assert!(conn.data_object_exists(&moved).await.unwrap());
+
+    let err = conn.open(&path, OpenMode::Read, KeyValPair::new()).await.unwrap_err();
+    assert!(err.is(error_code::OBJ_PATH_DOES_NOT_EXIST), "{err}");
+    assert!(conn.is_usable(), "an iRODS error leaves the connection usable");
+
+    conn.unlink(&moved, true).await.unwrap();
+    assert!(!conn.data_object_exists(&moved).await.unwrap());
+}
+
+#[tokio::test]
+async fn register_in_place_update_metadata_unregister() {
+    let server = TestServer::start();
+    let mut conn = server.connect().await;
+    let file = server.local("in place.dat");
+    std::fs::write(&file, patterned(1000)).unwrap();
+    let logical = format!("{HOME}/registered/in place.dat");
+    conn.create_collection(&format!("{HOME}/registered"), true).await.unwrap();
+    let options: KeyValPair = [
+        (kw::DEST_RESC_NAME, "demoResc"),
+        (kw::DATA_SIZE, "1000"),
+        (kw::DATA_MODIFY, "1700000000"),
+        ("allow_redirect", "False"),
+    ]
+    .into_iter()
+    .collect();
+    conn.register(&file.display().to_string(), &logical, options).await.unwrap();
+
+    let q = Query::select(&[
+        col::DATA_SIZE,
+        col::D_MODIFY_TIME,
+        col::D_DATA_PATH,
+        col::D_RESC_NAME,
+        col::DATA_REPL_NUM,
+    ])
+    .eq(col::COLL_NAME, &format!("{HOME}/registered"))
+    .eq(col::DATA_NAME, "in place.dat");
+    let row = conn.query_first(&q).await.unwrap().expect("registered row");
+    assert_eq!(row[0], "1000");
+    assert_eq!(row[1].trim_start_matches('0'), "1700000000");
+    assert_eq!(row[2], file.display().to_string());
+    assert_eq!(row[3], "demoResc");
+
+    // The ingest's update_metadata: new size and mtime on all replicas.
+    let info = DataObjInfo { obj_path: logical.clone(), ..Default::default() };
+    let reg: KeyValPair =
+        [("dataSize", "2000"), ("dataModify", "1700000500"), ("allReplStatus", "1")].into_iter().collect();
+    conn.mod_data_obj_meta(info, reg).await.unwrap();
+    let row = conn.query_first(&q).await.unwrap().unwrap();
+    assert_eq!((row[0].as_str(), row[1].trim_start_matches('0')), ("2000", "1700000500"));
+
+    let err = conn.register(&file.display().to_string(), &logical, KeyValPair::new()).await.unwrap_err();
+    assert!(err.code().is_some(), "registering twice fails: {err}");
+
+    conn.unregister(&logical).await.unwrap();
+    assert!(!conn.data_object_exists(&logical).await.unwrap());
+    assert!(file.exists(), "unregister keeps the file");
+}
+
+#[tokio::test]
+async fn avus_single_and_atomic_then_prc_reads_them() {
+    let server = TestServer::start();
+    let mut conn = server.connect().await;
+    let path = format!("{HOME}/meta.txt");
+    transfer::write_from_slice(&mut conn, &path, b"m", KeyValPair::new()).await.unwrap();
+    let target = AvuTarget::DataObject;
+    conn.add_avu(target, &path, &Avu::new("a", "1", "")).await.unwrap();
+    conn.add_avu(target, &path, &Avu::new("b", "x & <y> 'z'", "u")).await.unwrap();
+    conn.set_avu(target, &path, &Avu::new("a", "2", "")).await.unwrap();
+    conn.apply_avus_atomically(
+        target,
+        &path,
+        &[AvuOperation::Add(Avu::new("c", "3", "")), AvuOperation::Remove(Avu::new("b", "x & <y> 'z'", "u"))],
+        false,
+    )
+    .await
+    .unwrap();
+    let rows = conn
+        .query(
+            &Query::select(&[col::META_DATA_ATTR_NAME, col::META_DATA_ATTR_VALUE, col::META_DATA_ATTR_UNITS])
+                .eq(col::COLL_NAME, HOME)
+                .eq(col::DATA_NAME, "meta.txt"),
+        )
+        .await
+        .unwrap();
+    let mut rows = rows;
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![vec!["a".to_string(), "2".into(), "".into()], vec!["c".into(), "3".into(), "".into()]]
+    );
+
+    let err = conn
+        .remove_avu(AvuTarget::DataObject, &format!("{HOME}/missing"), &Avu::new("a", "1", ""))
+        .await
+        .unwrap_err();
+    assert!(err.code().is_some(), "{err}");
+
+    let seen = server.prc(&["describe", &path]);
+    assert_eq!(seen["avus"], json!([["a", "2", ""], ["c", "3", ""]]));
+}
+
+#[tokio::test]
+async fn large_parallel_put_is_read_back_by_prc_and_prc_put_is_read_by_rust() {
+    let server = TestServer::start();
+    let pool = Pool::new(server.config(), PoolOptions { max_size: 4, ..Default::default() });
+    let big = server.local("big.bin");
+    std::fs::write(&big, patterned(40 << 20)).unwrap();
+    let logical = format!("{HOME}/big.bin");
+    let sent = transfer::put_file(&pool, &big, &logical, &PutOptions::default()).await.unwrap();
+    assert_eq!(sent, 40 << 20);
+    assert!(pool.idle_count() >= 3, "the parallel streams went back to the pool");
+
+    let seen = server.prc(&["describe", &logical]);
+    assert_eq!(seen["size"], 40 << 20);
+    assert_eq!(seen["replicas"], 1);
+    assert_eq!(seen["sha256"], sha256_hex(&big));
+
+    // The reverse: PRC uploads (its own parallel path), the Rust client downloads.
+    let theirs = server.local("theirs.bin");
+    std::fs::write(&theirs, patterned(33 << 20)).unwrap();
+    let their_logical = format!("{HOME}/theirs.bin");
+    server.prc(&["put", &theirs.display().to_string(), &their_logical]);
+    let back = server.local("theirs.back");
+    let mut conn = pool.get().await.unwrap();
+    assert_eq!(transfer::get_file(&mut conn, &their_logical, &back).await.unwrap(), 33 << 20);
+    assert_eq!(sha256_hex(&back), sha256_hex(&theirs));
+    let avu = conn
+        .query_first(
+            &Query::select(&[col::META_DATA_ATTR_VALUE])
+                .eq(col::COLL_NAME, HOME)
+                .eq(col::DATA_NAME, "theirs.bin")
+                .eq(col::META_DATA_ATTR_NAME, "source"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(avu, Some(vec!["prc".to_string()]));
+}
+
+#[tokio::test]
+async fn genquery_paging_and_no_rows() {
+    let server = TestServer::start();
+    let mut conn = server.connect().await;
+    let coll = format!("{HOME}/many");
+    conn.create_collection(&coll, true).await.unwrap();
+    for i in 0..25 {
+        transfer::write_from_slice(&mut conn, &format!("{coll}/f{i:02}"), b"x", KeyValPair::new())
+            .await
+            .unwrap();
+    }
+    let q = Query::select(&[col::DATA_NAME]).eq(col::COLL_NAME, &coll).max_rows(10);
+    let rows = conn.query(&q).await.unwrap();
+    assert_eq!(rows.len(), 25, "three pages followed");
+    let first = conn.query_first(&q).await.unwrap().unwrap();
+    assert_eq!(first, vec!["f00".to_string()]);
+    let none =
+        conn.query(&Query::select(&[col::DATA_NAME]).eq(col::COLL_NAME, "/tempZone/none")).await.unwrap();
+    assert!(none.is_empty(), "CAT_NO_ROWS_FOUND is an empty result");
+    let counted = conn
+        .query(
+            &Query::select(&[])
+                .column(col::DATA_NAME, irods_proto::query::Select::Count)
+                .eq(col::COLL_NAME, &coll),
+        )
+        .await
+        .unwrap();
+    assert_eq!(counted, vec![vec!["25".to_string()]]);
+}
+
+#[tokio::test]
+async fn proxy_user_acts_as_the_client_user() {
+    let server = TestServer::start();
+    let mut admin = server.connect().await;
+    admin.general_admin(&["add", "user", "alice", "rodsuser", "tempZone"]).await.unwrap();
+    let config = server.config().as_user("alice", "tempZone");
+    let mut alice = Connection::connect(&config).await.expect("rods authenticates, acts as alice");
+    assert_eq!(alice.client_user().name, "alice");
+    assert_eq!(alice.proxy_user().name, "rods");
+    let coll = "/tempZone/home/alice/made_by_proxy";
+    alice.create_collection(coll, true).await.unwrap();
+    let owner =
+        admin.query_first(&Query::select(&[col::COLL_OWNER_NAME]).eq(col::COLL_NAME, coll)).await.unwrap();
+    assert_eq!(owner, Some(vec!["alice".to_string()]));
+}
