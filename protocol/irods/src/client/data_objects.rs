@@ -32,19 +32,30 @@ impl Connection {
         Ok(())
     }
 
-    /// MOD_DATA_OBJ_META: updates catalog columns of replicas. `info` names the object (and
-    /// optionally `repl_num`/`resc_hier`); `reg_param` holds the new values (`dataSize`,
-    /// `dataModify`, `allReplStatus`, ...). As in python-irodsclient, `all` is added when no
-    /// replica is named, so every replica is updated.
+    /// MOD_DATA_OBJ_META, sent as given: `info` names the object and, through `repl_num`,
+    /// `resc_hier` or `resc_name`, the replica; `reg_param` holds the new column values
+    /// (`dataSize`, `dataModify`, `allReplStatus`, ...; `all` updates every replica).
     pub async fn mod_data_obj_meta(&mut self, info: DataObjInfo, reg_param: KeyValPair) -> Result<()> {
-        let mut reg_param = reg_param;
-        let names_replica = info.repl_num != 0 || !info.resc_hier.is_empty() || !info.resc_name.is_empty();
-        if !names_replica && !reg_param.contains(kw::ALL) {
-            reg_param.set(kw::ALL, "");
-        }
         let input = ModDataObjMeta { data_obj_info: info, reg_param };
         self.call(&Packet::api_request(api::MOD_DATA_OBJ_META_AN, &input)).await?;
         Ok(())
+    }
+
+    /// The ingest's `update_metadata` as python-irodsclient sends it: one replica when
+    /// `repl_num` is given, else every replica (`all` is added).
+    pub async fn update_replica_metadata(
+        &mut self,
+        path: &str,
+        repl_num: Option<i32>,
+        reg_param: KeyValPair,
+    ) -> Result<()> {
+        let mut reg_param = reg_param;
+        let info =
+            DataObjInfo { obj_path: path.to_string(), repl_num: repl_num.unwrap_or(0), ..Default::default() };
+        if repl_num.is_none() && !reg_param.contains(kw::ALL) {
+            reg_param.set(kw::ALL, "");
+        }
+        self.mod_data_obj_meta(info, reg_param).await
     }
 
     /// DATA_OBJ_UNLINK: moves the object to trash, or with `force` deletes it (files outside the

@@ -129,7 +129,9 @@ impl Connection {
     pub async fn replica_close(&mut self, fd: i32, finalize: bool) -> Result<()> {
         let input = json!({
             "fd": fd,
+            // python-irodsclient spells it without the s; the server reads the plural.
             "send_notification": finalize,
+            "send_notifications": finalize,
             "update_size": finalize,
             "update_status": finalize,
             "compute_checksum": false,
