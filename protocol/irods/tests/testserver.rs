@@ -21,27 +21,55 @@ use test_support::{ChildGuard, target_binary, venv_python, wait_until};
 const HOME: &str = "/tempZone/home/rods";
 
 struct TestServer {
-    _guard: ChildGuard,
+    guard: Option<ChildGuard>,
     dir: tempfile::TempDir,
     env_file: PathBuf,
+    extra_args: Vec<String>,
 }
 
 impl TestServer {
     fn start() -> TestServer {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra arguments (e.g. `--resource NAME:TYPE`) on a free port.
+    fn start_with(extra_args: &[&str]) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let env_file = dir.path().join("client/irods_environment.json");
+        let mut server = TestServer {
+            guard: None,
+            dir,
+            env_file,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        };
+        server.launch(0);
+        server
+    }
+
+    fn launch(&mut self, port: u16) {
+        let _ = std::fs::remove_file(&self.env_file);
         let child = Command::new(target_binary("irods-testserver"))
-            .args(["--port", "0", "--data-dir"])
-            .arg(dir.path().join("server"))
+            .args(["--port", &port.to_string(), "--data-dir"])
+            .arg(self.dir.path().join("server"))
             .arg("--env-file")
-            .arg(&env_file)
+            .arg(&self.env_file)
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start irods-testserver");
-        let guard = ChildGuard::new("irods-testserver", child);
-        assert!(wait_until(Duration::from_secs(30), || env_file.exists()), "the test server did not come up");
-        TestServer { _guard: guard, dir, env_file }
+        self.guard = Some(ChildGuard::new("irods-testserver", child));
+        assert!(
+            wait_until(Duration::from_secs(30), || self.env_file.exists()),
+            "the test server did not come up"
+        );
+    }
+
+    /// Stops the server (dropping every connection) and starts it again on the same port.
+    fn restart(&mut self) {
+        let port = self.config().port;
+        self.guard = None;
+        self.launch(port);
     }
 
     /// The client configuration, read the way the ingest reads it (environment file + .irodsA).
@@ -347,4 +375,55 @@ async fn proxy_user_acts_as_the_client_user() {
     let owner =
         admin.query_first(&Query::select(&[col::COLL_OWNER_NAME]).eq(col::COLL_NAME, coll)).await.unwrap();
     assert_eq!(owner, Some(vec!["alice".to_string()]));
+}
+
+#[tokio::test]
+async fn register_a_second_replica_with_reg_repl() {
+    let server = TestServer::start_with(&["--resource", "second:unixfilesystem"]);
+    let mut conn = server.connect().await;
+    let (first, second) = (server.local("first.dat"), server.local("second.dat"));
+    std::fs::write(&first, b"same").unwrap();
+    std::fs::write(&second, b"same").unwrap();
+    let logical = format!("{HOME}/replicated.dat");
+    conn.register(&first.display().to_string(), &logical, [(kw::DATA_SIZE, "4")].into_iter().collect())
+        .await
+        .unwrap();
+    let as_replica: KeyValPair =
+        [(kw::REG_REPL, ""), (kw::DEST_RESC_NAME, "second"), (kw::DATA_SIZE, "4")].into_iter().collect();
+    conn.register(&second.display().to_string(), &logical, as_replica).await.unwrap();
+    let mut rows = conn
+        .query(
+            &Query::select(&[col::D_RESC_NAME, col::D_DATA_PATH, col::DATA_REPL_NUM])
+                .eq(col::COLL_NAME, HOME)
+                .eq(col::DATA_NAME, "replicated.dat"),
+        )
+        .await
+        .unwrap();
+    rows.sort();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!((rows[0][0].as_str(), rows[0][1].as_str()), ("demoResc", first.to_str().unwrap()));
+    assert_eq!((rows[1][0].as_str(), rows[1][1].as_str()), ("second", second.to_str().unwrap()));
+    assert_ne!(rows[0][2], rows[1][2], "distinct replica numbers");
+}
+
+#[tokio::test]
+async fn pool_replaces_connections_the_server_dropped() {
+    let mut server = TestServer::start();
+    let pool = Pool::new(server.config(), PoolOptions { max_size: 2, ..Default::default() });
+    pool.get().await.unwrap().server_info().await.unwrap();
+    assert_eq!(pool.idle_count(), 1);
+    server.restart();
+    // Give the kernel a moment to deliver the old connection's FIN to our side.
+    assert!(wait_until(Duration::from_secs(5), || std::net::TcpStream::connect((
+        "127.0.0.1",
+        server.config().port
+    ))
+    .is_ok()));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut conn = pool.get().await.unwrap();
+    assert_eq!(
+        conn.server_info().await.unwrap().rods_zone,
+        "tempZone",
+        "a fresh connection replaced the dead one"
+    );
 }

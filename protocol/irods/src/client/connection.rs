@@ -295,6 +295,26 @@ impl Connection {
     pub fn is_usable(&self) -> bool {
         !self.broken
     }
+
+    /// Checks, without waiting, whether the server closed the connection or sent something
+    /// unsolicited while it was idle (servers drop idle agents). Marks the connection broken if so.
+    pub fn peer_closed(&mut self) -> bool {
+        use std::pin::Pin;
+        use std::task::{Context, Poll, Waker};
+        use tokio::io::AsyncBufRead;
+        if self.broken {
+            return true;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(&mut self.stream).poll_fill_buf(&mut cx) {
+            Poll::Pending => false,
+            // End of stream, an error, or bytes nobody asked for: unusable either way.
+            Poll::Ready(_) => {
+                self.broken = true;
+                true
+            }
+        }
+    }
 }
 
 /// The server's first error message, if it sent an RError stack.

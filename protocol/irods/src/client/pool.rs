@@ -1,8 +1,9 @@
 //! A bounded pool of authenticated connections, shared by tasks.
 //!
 //! `get` hands out an idle connection or opens a new one, never more than `max_size` at once.
-//! A connection goes back to the pool when its guard is dropped, unless a call broke it; idle
-//! connections older than `max_idle` are closed rather than reused (servers drop idle agents).
+//! A connection goes back to the pool when its guard is dropped, unless a call broke it. At
+//! checkout, idle connections older than `max_idle` or already closed by the server are dropped
+//! rather than reused (servers drop idle agents).
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
@@ -58,8 +59,8 @@ impl Pool {
             let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let mut found = None;
-            while let Some((conn, since)) = idle.pop() {
-                if now.duration_since(since) <= self.inner.options.max_idle && conn.is_usable() {
+            while let Some((mut conn, since)) = idle.pop() {
+                if now.duration_since(since) <= self.inner.options.max_idle && !conn.peer_closed() {
                     found = Some(conn);
                     break;
                 }
