@@ -239,7 +239,7 @@ fn markers_built_here_load_in_kombu() {
     use celery_proto::json::Marker;
     use chrono::TimeZone;
     let at = chrono::FixedOffset::east_opt(3600).unwrap().with_ymd_and_hms(2024, 5, 6, 7, 8, 9).unwrap();
-    let values = vec![
+    let values = [
         Marker::DateTime(at).to_value(),
         Marker::Date(chrono::NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()).to_value(),
         Marker::time(chrono::NaiveTime::from_hms_micro_opt(3, 4, 5, 6).unwrap()).to_value(),

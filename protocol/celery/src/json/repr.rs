@@ -92,9 +92,7 @@ fn repr_str_into(out: &mut Vec<u32>, s: &PyStr) {
             push_ascii(out, "\\r");
         } else if cp < 0x20 || cp == 0x7F {
             push_ascii(out, &format!("\\x{cp:02x}"));
-        } else if cp < 0x7F {
-            out.push(cp);
-        } else if is_printable(cp) {
+        } else if cp < 0x7F || is_printable(cp) {
             out.push(cp);
         } else if cp <= 0xFF {
             push_ascii(out, &format!("\\x{cp:02x}"));

@@ -41,6 +41,7 @@ fn non_canonical_input_is_rewritten_as_python_would() {
 }
 
 #[test]
+#[allow(clippy::excessive_precision)]
 fn float_repr_matches_python() {
     let cases: &[(f64, &str)] = &[
         (0.1, "0.1"),

@@ -338,7 +338,7 @@ impl<'a> IntoIterator for &'a PyDict {
     >;
 
     fn into_iter(self) -> Self::IntoIter {
-        fn split<'b>(e: &'b (PyStr, PyValue)) -> (&'b PyStr, &'b PyValue) {
+        fn split(e: &(PyStr, PyValue)) -> (&PyStr, &PyValue) {
             (&e.0, &e.1)
         }
         self.entries.iter().map(split as fn(&'a (PyStr, PyValue)) -> (&'a PyStr, &'a PyValue))

@@ -224,15 +224,15 @@ impl Envelope {
     /// The body parsed as JSON. Checks `content-type` (must be JSON when present) and
     /// `content-encoding` (`utf-8`/`binary` when present).
     pub fn body_json(&self) -> Result<PyValue, MessageError> {
-        if let Some(ct) = self.content_type() {
-            if ct != CONTENT_TYPE_JSON {
-                return Err(MessageError::UnsupportedContentType(ct.to_owned()));
-            }
+        if let Some(ct) = self.content_type()
+            && ct != CONTENT_TYPE_JSON
+        {
+            return Err(MessageError::UnsupportedContentType(ct.to_owned()));
         }
-        if let Some(ce) = self.content_encoding() {
-            if !matches!(ce, "utf-8" | "utf8" | "binary") {
-                return Err(MessageError::UnsupportedContentEncoding(ce.to_owned()));
-            }
+        if let Some(ce) = self.content_encoding()
+            && !matches!(ce, "utf-8" | "utf8" | "binary")
+        {
+            return Err(MessageError::UnsupportedContentEncoding(ce.to_owned()));
         }
         let bytes = self.body_bytes()?;
         if std::str::from_utf8(&bytes).is_err() {
@@ -264,10 +264,10 @@ impl Envelope {
     pub fn mark_redelivered(&mut self) {
         let Some(PyValue::Dict(headers)) = self.fields.get_mut("headers") else { return };
         headers.insert("redelivered", true);
-        if let Some(PyValue::Dict(props)) = self.fields.get_mut("properties") {
-            if let Some(PyValue::Dict(info)) = props.get_mut("delivery_info") {
-                info.insert("redelivered", true);
-            }
+        if let Some(PyValue::Dict(props)) = self.fields.get_mut("properties")
+            && let Some(PyValue::Dict(info)) = props.get_mut("delivery_info")
+        {
+            info.insert("redelivered", true);
         }
     }
 }

@@ -19,10 +19,10 @@ pub fn exercise_decoders(data: &[u8]) {
         let _ = json::check_markers(&value);
         let _ = json::py_repr(&value);
         let _ = json::saferepr(&value, Some(json::ARGSREPR_MAXSIZE));
-        if let Some(s) = value.as_py_str() {
-            if let Ok(bytes) = s.to_fs_bytes() {
-                assert_eq!(&json::PyStr::from_fs_bytes(&bytes), s, "fsencode/fsdecode round trip");
-            }
+        if let Some(s) = value.as_py_str()
+            && let Ok(bytes) = s.to_fs_bytes()
+        {
+            assert_eq!(&json::PyStr::from_fs_bytes(&bytes), s, "fsencode/fsdecode round trip");
         }
     }
     if let Ok(env) = Envelope::decode(data) {
@@ -51,10 +51,10 @@ pub fn exercise_decoders(data: &[u8]) {
         let once = entry.to_bytes();
         assert_eq!(UnackedEntry::decode(&once).expect("own unacked entry").to_bytes(), once);
     }
-    if let Ok(meta) = ResultMeta::decode(data) {
-        if let Ok(text) = meta.to_json() {
-            let again = ResultMeta::decode(text.as_bytes()).expect("own result meta");
-            assert_eq!(again.to_json().ok().as_deref(), Some(text.as_str()));
-        }
+    if let Ok(meta) = ResultMeta::decode(data)
+        && let Ok(text) = meta.to_json()
+    {
+        let again = ResultMeta::decode(text.as_bytes()).expect("own result meta");
+        assert_eq!(again.to_json().ok().as_deref(), Some(text.as_str()));
     }
 }
