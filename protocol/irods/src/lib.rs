@@ -10,6 +10,26 @@
 //! - [`codes`]: API numbers and error codes with their names.
 //! - [`client`]: an async client (connection set-up, authentication, pool, API calls) configured
 //!   by [`config`] the way the Python ingest is; [`query`] builds GenQuery1 requests.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), irods_proto::Error> {
+//! use irods_proto::messages::KeyValPair;
+//! use irods_proto::{IrodsConfig, Pool, PoolOptions, Query, col, error_code};
+//!
+//! let pool = Pool::new(IrodsConfig::from_env()?, PoolOptions::default());
+//! let mut conn = pool.get().await?;
+//! conn.create_collection("/tempZone/home/rods/ingest", true).await?;
+//! let options: KeyValPair = [("dataSize", "1234"), ("dataModify", "1700000000")].into_iter().collect();
+//! match conn.register("/data/a.txt", "/tempZone/home/rods/ingest/a.txt", options).await {
+//!     Err(e) if e.is(error_code::CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME) => {}
+//!     other => other?,
+//! }
+//! let rows = conn
+//!     .query(&Query::select(&[col::DATA_NAME, col::DATA_SIZE]).eq(col::COLL_NAME, "/tempZone/home/rods/ingest"))
+//!     .await?;
+//! # let _ = rows;
+//! # Ok(()) }
+//! ```
 
 pub mod auth;
 pub mod client;

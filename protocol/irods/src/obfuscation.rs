@@ -4,7 +4,7 @@
 //! read the same password file that iinit and python-irodsclient write.
 //!
 //! Format: `.` + 5 encoded filler characters + one plain "sequence" character (`e` + index into
-//! [`SEQUENCE`]) + the encoded password + NUL. Each character of the 77-character [`WHEEL`] is
+//! a table of 16 constants) + the encoded password + NUL. Each character of the 77-character wheel is
 //! rotated by `((seq >> shift) & 0x1f) + (uid & 0xf5f)`, where `shift` advances by 3 per character
 //! and wraps to 0 after 28; characters outside the wheel are kept as they are.
 
