@@ -118,10 +118,28 @@ impl Catalog {
         users::add_to_group(db, public, rods)?;
         collections::insert_row(db, "/tempZone/home/public", ADMIN_USER, ZONE)?;
         collections::insert_row(db, "/tempZone/trash/home/public", ADMIN_USER, ZONE)?;
-        // The two built-in specific queries every iRODS catalog has (listing the others).
+        // Specific queries a fresh iRODS catalog carries (aliases as in iRODS; SQL written for
+        // this schema).
         for (alias, sql) in [
-            ("ls", "select alias, sqlstr from r_specific_query"),
-            ("lsl", "select alias, sqlstr from r_specific_query where alias like ?"),
+            ("listQueryByAliasLike", "SELECT alias, sqlstr FROM r_specific_query WHERE alias LIKE ?"),
+            ("findQueryByAlias", "SELECT alias, sqlstr FROM r_specific_query WHERE alias = ?"),
+            (
+                "ilsLACollections",
+                "SELECT c.parent_coll_name, c.coll_name, c.create_ts, c.modify_ts, c.coll_id, c.coll_owner_name, \
+                 c.coll_owner_zone, c.coll_type, u.user_name, u.zone_name, a.access_type_id, u.user_id \
+                 FROM r_coll_main c JOIN r_objt_access a ON a.object_id = c.coll_id \
+                 JOIN r_user_main u ON u.user_id = a.user_id WHERE c.parent_coll_name = ? \
+                 ORDER BY c.coll_name, u.user_name, a.access_type_id DESC LIMIT ? OFFSET ?",
+            ),
+            (
+                "ilsLADataObjects",
+                "SELECT c.coll_name, d.data_name, d.create_ts, d.modify_ts, d.data_id, d.data_size, d.data_repl_num, \
+                 d.data_owner_name, d.data_owner_zone, u.user_name, u.user_id, a.access_type_id, u.user_type_name, \
+                 u.zone_name FROM r_coll_main c JOIN r_data_main d ON d.coll_id = c.coll_id \
+                 JOIN r_objt_access a ON a.object_id = d.data_id JOIN r_user_main u ON u.user_id = a.user_id \
+                 WHERE c.coll_name = ? ORDER BY c.coll_name, d.data_name, u.user_name, a.access_type_id DESC \
+                 LIMIT ? OFFSET ?",
+            ),
         ] {
             db.execute(
                 "INSERT INTO r_specific_query (alias, sqlstr, create_ts) VALUES (?1, ?2, ?3)",

@@ -109,8 +109,16 @@ impl Session {
             ("rm", "unusedAVUs") => metadata::remove_unused(db).map(|_| ()),
             ("set-quota", _) | ("calculate-usage", _) => Ok(()),
             ("add", "specificQuery") => {
+                let taken: i64 = db.query_row(
+                    "SELECT count(*) FROM r_specific_query WHERE alias = ?1 OR ?1 IN ('ls', 'lsl')",
+                    [&a[3]],
+                    |r| r.get(0),
+                )?;
+                if taken > 0 {
+                    return Err(ApiError::new(codes::CAT_INVALID_ARGUMENT, "Alias is not unique"));
+                }
                 db.execute(
-                    "INSERT OR REPLACE INTO r_specific_query (alias, sqlstr, create_ts) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO r_specific_query (alias, sqlstr, create_ts) VALUES (?1, ?2, ?3)",
                     params![a[3], a[2], now_ts()],
                 )?;
                 Ok(())
@@ -239,7 +247,7 @@ impl Session {
         ok(0)
     }
 
-    /// 625. No rule engine runs here; two forms PRC's tests use are understood:
+    /// EXEC_MY_RULE (625). No rule engine runs here; two forms PRC's tests use are understood:
     /// `msiSleep('<seconds>','<microseconds>')` makes the server take a while, and a rule holding
     /// `delay('<EF>...</EF>') { ... }` is queued in the rule-exec table (never run) so it can be
     /// queried and removed. Anything else is SYS_NOT_SUPPORTED.

@@ -186,17 +186,16 @@ impl Session {
                 return Ok(OpenPlan { replica, created: false, truncate: false, helper: false });
             }
             // Joining an open replica by token (parallel transfer helpers).
-            if let Some((data_id, repl_num)) = token_owner {
-                if let Some(replica) =
+            if let Some((data_id, repl_num)) = token_owner
+                && let Some(replica) =
                     located.replicas.iter().find(|r| r.data_id == data_id && r.repl_num == repl_num)
-                {
-                    return Ok(OpenPlan {
-                        replica: replica.clone(),
-                        created: false,
-                        truncate: false,
-                        helper: true,
-                    });
-                }
+            {
+                return Ok(OpenPlan {
+                    replica: replica.clone(),
+                    created: false,
+                    truncate: false,
+                    helper: true,
+                });
             }
             let target = if let Some(hier) = kv.get("resc_hier").filter(|h| !h.is_empty()) {
                 let placement = resources::place_by_hierarchy(db, hier)?;

@@ -37,7 +37,7 @@ impl Session {
 pub const SPECIFIC_QUERY_AN: i32 = 722;
 
 impl Session {
-    /// 722. The catalog uses iRODS's table and column names, so SQL registered for a real ICAT
+    /// SPECIFIC_QUERY (722). The catalog uses iRODS's table and column names, so SQL registered for a real ICAT
     /// runs here as long as SQLite understands it. Only read-only statements run.
     pub(super) fn specific_query(&mut self, packet: &Packet) -> ApiResult<Packet> {
         let el = irods_proto::xml::parse(&packet.body)
@@ -54,18 +54,27 @@ impl Session {
             if paging.continue_inx > 0 {
                 return cursors.run_statement(db, crate::genquery::sql::Statement::default(), 0, paging);
             }
-            let sql: String = db
-                .query_row(
-                    "SELECT sqlstr FROM r_specific_query WHERE alias = ?1 OR sqlstr = ?1 LIMIT 1",
-                    [&target],
-                    |r| r.get(0),
-                )
-                .map_err(|_| {
-                    ApiError::new(
-                        codes::CAT_UNKNOWN_SPECIFIC_QUERY,
-                        format!("unknown specific query {target}"),
+            // `ls` and `lsl` are built into the server, not catalog rows.
+            let builtin = match target.as_str() {
+                "ls" => Some("SELECT alias, sqlstr FROM r_specific_query"),
+                "lsl" => Some("SELECT alias, sqlstr FROM r_specific_query WHERE sqlstr LIKE ?"),
+                _ => None,
+            };
+            let sql: String = match builtin {
+                Some(sql) => sql.to_string(),
+                None => db
+                    .query_row(
+                        "SELECT sqlstr FROM r_specific_query WHERE alias = ?1 OR sqlstr = ?1 LIMIT 1",
+                        [&target],
+                        |r| r.get(0),
                     )
-                })?;
+                    .map_err(|_| {
+                        ApiError::new(
+                            codes::CAT_UNKNOWN_SPECIFIC_QUERY,
+                            format!("unknown specific query {target}"),
+                        )
+                    })?,
+            };
             let stmt = db.prepare(&sql)?;
             if !stmt.readonly() {
                 return Err(ApiError::new(codes::CAT_INVALID_ARGUMENT, "specific queries must be read-only"));
