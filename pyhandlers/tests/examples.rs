@@ -1,0 +1,201 @@
+//! The reference package's own example handlers, loaded from its `examples/` directory and called
+//! directly, with the reference's arguments.
+
+mod common;
+
+use common::*;
+use ingest_pyhandlers::{
+    CallLimits, Event, EventCall, HandlerChoice, HandlerError, Operation, Override, PyValue,
+};
+
+fn create_call(
+    meta: ingest_pyhandlers::PyDict,
+    op: Option<Operation>,
+) -> (EventCall, std::sync::Arc<std::sync::Mutex<Vec<ingest_pyhandlers::OperationInput>>>) {
+    let (operation, seen) = recording_operation();
+    let call = EventCall {
+        event: Event::DataObjCreate,
+        meta,
+        op,
+        options: options(&[("allow_redirect", PyValue::Bool(false))]),
+        operation,
+        limits: CallLimits::none(),
+    };
+    (call, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_with_peps_logs_each_hook_as_json_lines() {
+    let handler = load_example("register_with_peps.py").await;
+    let caps = handler.capabilities();
+    assert!(caps.runs_python(Event::DataObjCreate));
+    assert!(caps.runs_python(Event::CollModify));
+    assert!(!caps.runs_python(Event::DataObjDelete), "no delete hooks defined");
+    assert!(caps.has_override(Override::Operation));
+
+    let log = format!("/tmp/pyh-peps-{}.log", std::process::id());
+    let meta = entry_meta(Some(&log), "/data/src/a.txt", "/tempZone/home/rods/dst/a.txt");
+    let (call, seen) = create_call(meta, None);
+    let outcome = handler.on_event(call).await.unwrap();
+    assert!(outcome.ran_python);
+    assert_eq!(outcome.operation_calls, 1);
+    assert!(!outcome.session_opened, "the hooks only log");
+
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].meta.get("target").and_then(PyValue::as_str), Some("/tempZone/home/rods/dst/a.txt"));
+    assert_eq!(seen[0].options.get("allow_redirect"), Some(&PyValue::Bool(false)));
+    assert_eq!(seen[0].op, None);
+
+    let lines = fixture().sink.lines_for(&log);
+    let events: Vec<String> = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "pre_data_obj_create:[/tempZone/home/rods/dst/a.txt]",
+            "post_data_obj_create:[/tempZone/home/rods/dst/a.txt]"
+        ]
+    );
+    // Key order and values as the reference's processor chain renders them.
+    let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    let positions: Vec<usize> = ["\"event\": ", "\"logger\": ", "\"level\": ", "\"@timestamp\": "]
+        .iter()
+        .map(|k| lines[0].find(k).unwrap_or_else(|| panic!("{k} in {}", lines[0])))
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "key order in {}", lines[0]);
+    assert_eq!(first.as_object().unwrap().len(), 4);
+    assert_eq!(first["logger"], format!("irods_sync/{log}/"));
+    assert_eq!(first["level"], "info");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_obj_create_pre_and_post_defines_hooks_and_register_sync() {
+    let handler = load_example("data_obj_create_pre_and_post.py").await;
+    let caps = handler.capabilities();
+    assert!(caps.has_pre(Event::DataObjCreate) && caps.has_post(Event::DataObjCreate));
+    assert!(!caps.runs_python(Event::DataObjModify));
+    let meta = entry_meta(None, "/data/src/a.txt", "/tempZone/home/rods/dst/a.txt");
+    let op = handler.operation(&meta, &options(&[]), &CallLimits::none()).await.unwrap();
+    assert_eq!(op, HandlerChoice::Member(Operation::RegisterSync));
+    // No data_obj_modify hooks: the operation runs without entering Python.
+    let (operation, seen) = recording_operation();
+    let outcome = handler
+        .on_event(EventCall {
+            event: Event::DataObjModify,
+            meta,
+            op: None,
+            options: options(&[("allow_redirect", PyValue::Bool(false))]),
+            operation,
+            limits: CallLimits::none(),
+        })
+        .await
+        .unwrap();
+    assert!(!outcome.ran_python);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_using_char_map_is_put_with_a_character_map() {
+    let handler = load_example("put_using_char_map.py").await;
+    let caps = handler.capabilities();
+    assert!(caps.has_override(Override::CharacterMap));
+    assert!(!Event::ALL.iter().any(|e| caps.runs_python(*e)));
+    let meta = entry_meta(None, "/data/src/a b.txt", "/tempZone/home/rods/dst/a b.txt");
+    let op = handler.operation(&meta, &options(&[]), &CallLimits::none()).await.unwrap();
+    assert_eq!(op.member(), Some(Operation::Put));
+    // Defaults of everything it leaves out.
+    assert_eq!(handler.timeout(&meta, &CallLimits::none()).await.unwrap(), PyValue::Int(3600));
+    assert_eq!(handler.max_retries(&meta, &CallLimits::none()).await.unwrap(), PyValue::Int(0));
+    assert_eq!(handler.delay(&meta, 1, &CallLimits::none()).await.unwrap(), PyValue::Int(0));
+    assert_eq!(
+        handler.delete_mode(&meta, &CallLimits::none()).await.unwrap().member(),
+        Some(ingest_pyhandlers::DeleteMode::DoNotDelete)
+    );
+    assert_eq!(handler.to_resource(&meta, &options(&[]), &CallLimits::none()).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn put_type_operations_get_the_operation_member_as_fifth_argument() {
+    // A handler overriding on_data_obj_create sees exactly what the reference passes for PUT.
+    let source = r#"
+from irods_capability_automated_ingest.core import Core
+from irods_capability_automated_ingest.utils import Operation
+
+class event_handler(Core):
+    @classmethod
+    def on_data_obj_create(cls, func, *args, **options):
+        hdlr_mod, logger, session, meta, op = args
+        assert op is Operation.PUT_SYNC, op
+        assert hdlr_mod.event_handler is cls
+        options["destRescName"] = "demoResc"
+        meta["target"] = meta["target"] + ".renamed"
+        func(*args, **options)
+"#;
+    let handler = load_source("custom_on", source).await;
+    assert_eq!(handler.capabilities().on_hook(Event::DataObjCreate), ingest_pyhandlers::OnHook::Custom);
+    let meta = entry_meta(None, "/data/src/a.txt", "/tempZone/home/rods/dst/a.txt");
+    let (call, seen) = create_call(meta, Some(Operation::PutSync));
+    let outcome = handler.on_event(call).await.unwrap();
+    assert!(outcome.ran_python);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen[0].op, Some(HandlerChoice::Member(Operation::PutSync)));
+    assert_eq!(seen[0].options.get("destRescName").and_then(PyValue::as_str), Some("demoResc"));
+    assert_eq!(
+        seen[0].meta.get("target").and_then(PyValue::as_str),
+        Some("/tempZone/home/rods/dst/a.txt.renamed")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn statistics_fails_to_import_as_in_the_reference() {
+    // statistics.py uses `from .. import redis_key`; the reference imports handlers as top-level
+    // modules, where a relative import is an ImportError. Same here.
+    let (key, module) = unique_key("statistics");
+    let err = fixture()
+        .runtime
+        .load(&key, &module, &example_source("statistics.py"), &CallLimits::none())
+        .await
+        .err()
+        .expect("statistics.py does not import");
+    match &err {
+        HandlerError::Load { exception, .. } => {
+            assert_eq!(exception.type_name, "ImportError");
+            assert!(exception.message.contains("relative import"), "{}", exception.message);
+            assert!(exception.traceback.contains("from .. import redis_key"), "{}", exception.traceback);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(fixture().runtime.handler(&key).is_none(), "failed loads are not cached");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pre_job_and_post_job_run_with_class_logger_meta() {
+    let pre = load_example("pre_job.py").await;
+    let post = load_example("post_job.py").await;
+    let meta = entry_meta(None, "/data/src", "/tempZone/home/rods/dst");
+    // Both examples write /tmp/a, as the reference's tests expect.
+    assert!(pre.pre_job(&meta, &CallLimits::none()).await.unwrap());
+    assert_eq!(std::fs::read_to_string("/tmp/a").unwrap(), "pre_job");
+    assert!(!pre.post_job(&meta, &CallLimits::none()).await.unwrap(), "pre_job.py has no post_job");
+    assert!(post.post_job(&meta, &CallLimits::none()).await.unwrap());
+    assert_eq!(std::fs::read_to_string("/tmp/a").unwrap(), "pre_jobpost_job");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_is_loaded_once() {
+    let (key, module) = unique_key("once");
+    let source =
+        "import itertools\nLOADS = globals().setdefault('LOADS', 0) + 1\nclass event_handler:\n    pass\n";
+    let runtime = &fixture().runtime;
+    let first = runtime.load(&key, &module, source, &CallLimits::none()).await.unwrap();
+    let second =
+        runtime.load(&key, &module, "raise SystemExit('must not run')", &CallLimits::none()).await.unwrap();
+    assert_eq!(first.module_name(), second.module_name());
+    assert!(runtime.handler(&key).is_some());
+    // A class without Core: no hooks ever run, the operation runs directly (reference §6.2).
+    assert!(!Event::ALL.iter().any(|e| first.capabilities().runs_python(*e)));
+    assert!(first.capabilities().is_default());
+}
