@@ -438,7 +438,7 @@ pub(crate) fn describe(py: Python<'_>, err: &PyErr) -> PythonException {
     let described = globals()
         .describe_exception
         .bind(py)
-        .call1((err.value(py),))
+        .call1((err.value(py), err.traceback(py)))
         .and_then(|t| t.extract::<(String, String, String, String, Vec<String>)>());
     match described {
         Ok((type_name, message, repr, traceback, frames)) => {

@@ -183,6 +183,12 @@ impl Pool {
         F: for<'py> FnOnce(Python<'py>, &CallContext) -> Result<R, HandlerError> + Send + 'static,
     {
         let state = Arc::new(CallState::new());
+        // Too late already: the call fails on its thread before any Python runs.
+        if limits.soft_deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+            *lock(&state.fired) = Some(Interrupt::SoftTimeLimit);
+        } else if limits.terminate.as_ref().is_some_and(CancellationToken::is_cancelled) {
+            *lock(&state.fired) = Some(Interrupt::Terminate);
+        }
         let context = CallContext { state: state.clone(), tokio: tokio::runtime::Handle::try_current().ok() };
         let (tx, mut rx) = oneshot::channel();
         let job: Job = Box::new(move |py| {

@@ -270,8 +270,14 @@ def call_override(runtime_id, cls, name, meta, options, extra):
     return value, session
 
 
-def describe_exception(exc):
-    """What Rust keeps of a failure: type, message, repr, full traceback text, frame reprs."""
+def describe_exception(exc, tb=None):
+    """What Rust keeps of a failure: type, message, repr, full traceback text, frame reprs.
+
+    ``tb`` is the traceback Rust fetched with the exception; an exception raised asynchronously
+    (soft time limit) does not carry it in ``__traceback__`` yet.
+    """
+    if tb is not None and exc.__traceback__ is None:
+        exc.__traceback__ = tb
     kind = type(exc)
     module = kind.__module__
     qualname = kind.__qualname__ if module in (None, "builtins") else module + "." + kind.__qualname__
