@@ -75,7 +75,7 @@ def main():
             env["CELERY_BROKER_URL"] = redis.url(0)
             print(f"started a private redis-server: {env['CELERY_BROKER_URL']}")
         if "IRODS_HOST" not in env:
-            server = IrodsTestServer(os.path.join(ROOT, "target", "release", "irods-testserver"),
+            server = IrodsTestServer(os.environ.get("IRODS_TESTSERVER", os.path.join(ROOT, "target", "release", "irods-testserver")),
                                      data_dir=os.path.join(work, "irods")).start()
             services.append(server)
             env.update(server.environ())

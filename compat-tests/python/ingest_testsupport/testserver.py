@@ -27,6 +27,7 @@ class IrodsTestServer:
     def start(self) -> "IrodsTestServer":
         if self.data_dir is None:
             self.data_dir = tempfile.mkdtemp(prefix="irods-testserver-")
+        os.makedirs(self.data_dir, exist_ok=True)
         self.port = free_port()
         self.env_file = os.path.join(self.data_dir, "irods_environment.json")
         log = open(os.path.join(self.data_dir, "server.log"), "ab")
