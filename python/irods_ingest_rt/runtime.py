@@ -10,6 +10,7 @@ import logging
 import os
 import site
 import sys
+import threading
 import traceback
 
 from . import interrupt, logbridge
@@ -123,6 +124,15 @@ def setup(venv, package, log_level, runtime_id):
     except ImportError:
         from .errors import SoftTimeLimitExceeded, Terminated
 
+    # Imported here, on one thread: python-irodsclient has import cycles that break when two
+    # threads import it at once (ImportError "partially initialized module"), which hooks on
+    # different runtime threads would otherwise do on first use of `session`.
+    for name in ("structlog", "irods.session", "irods.exception", "irods.meta", "redis"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
     logbridge.install_library_handler(runtime_id, log_level)
     _info = {
         "venv": venv or None,
@@ -160,12 +170,21 @@ class HandlerSourceLoader(importlib.abc.Loader):
 
 
 
+_load_lock = threading.Lock()
+
+
 def load_handler(name, source, filename):
     """Imports the handler like ``importlib.import_module`` of ``/tmp/<name>.py`` would.
 
     A module of that name already in ``sys.modules`` is reused; a failing import leaves nothing
     behind. Returns ``(module, event_handler class or None, capabilities)``.
     """
+    with _load_lock:
+        return _load_handler_locked(name, source, filename)
+
+
+def _load_handler_locked(name, source, filename):
+    # One load at a time: module-level imports of two handlers must not race (see setup()).
     module = sys.modules.get(name)
     if module is None:
         loader = HandlerSourceLoader(name, source, filename)
@@ -273,10 +292,11 @@ def call_override(runtime_id, cls, name, meta, options, extra):
 def describe_exception(exc, tb=None):
     """What Rust keeps of a failure: type, message, repr, full traceback text, frame reprs.
 
-    ``tb`` is the traceback Rust fetched with the exception; an exception raised asynchronously
-    (soft time limit) does not carry it in ``__traceback__`` yet.
+    ``tb`` is the traceback Rust fetched with the exception. It is the complete one: on 3.11 an
+    exception's ``__traceback__`` is only brought up to date where it is caught, so it may stop
+    at the last ``except`` inside a library (or be empty for the asynchronous soft-limit one).
     """
-    if tb is not None and exc.__traceback__ is None:
+    if tb is not None:
         exc.__traceback__ = tb
     kind = type(exc)
     module = kind.__module__
