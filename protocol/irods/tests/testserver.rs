@@ -177,6 +177,7 @@ async fn descriptor_io_rename_checksum_unlink() {
 
     let (kind, stat) = conn.stat(&path).await.unwrap().unwrap();
     assert_eq!((kind, stat.obj_size), (ObjectKind::DataObject, 18));
+    assert_eq!(stat.owner_name, "rods");
 
     let fd = conn.open(&path, OpenMode::ReadWrite, KeyValPair::new()).await.unwrap();
     assert_eq!(conn.seek(fd, -6, whence::SEEK_END).await.unwrap(), 12);
@@ -185,6 +186,21 @@ async fn descriptor_io_rename_checksum_unlink() {
     assert_eq!(conn.write(fd, b"HELLO").await.unwrap(), 5);
     conn.close(fd, KeyValPair::new()).await.unwrap();
     assert_eq!(transfer::read_to_vec(&mut conn, &path).await.unwrap(), b"HELLO, iRODS world");
+
+    // Append mode positions at the end, as the ingest's PUT_APPEND relies on.
+    let fd = conn.open(&path, OpenMode::Append, KeyValPair::new()).await.unwrap();
+    conn.write(fd, b"!").await.unwrap();
+    conn.close(fd, KeyValPair::new()).await.unwrap();
+    assert_eq!(transfer::read_to_vec(&mut conn, &path).await.unwrap(), b"HELLO, iRODS world!");
+    conn.touch(&path, json!({"seconds_since_epoch": 1_600_000_000})).await.unwrap();
+    let mtime = conn
+        .query_first(
+            &Query::select(&[col::D_MODIFY_TIME]).eq(col::COLL_NAME, HOME).eq(col::DATA_NAME, "io.txt"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mtime[0].trim_start_matches('0'), "1600000000");
 
     let sum = conn.checksum(&path, KeyValPair::new()).await.unwrap();
     assert!(sum.starts_with("sha2:") || sum.len() == 32, "checksum {sum:?}");

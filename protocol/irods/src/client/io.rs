@@ -20,8 +20,11 @@ pub enum OpenMode {
     ReadWrite,
     /// `w`: create or truncate, write only.
     Write,
-    /// `a` without creation: write at the end (used for secondary parallel-transfer streams).
+    /// `a`: write at the end, creating the object if needed.
     Append,
+    /// `a` with `create=False`: write at the end of an existing object (how the secondary
+    /// streams of a parallel upload open the replica).
+    AppendExisting,
 }
 
 impl OpenMode {
@@ -30,8 +33,13 @@ impl OpenMode {
             OpenMode::Read => O_RDONLY,
             OpenMode::ReadWrite => O_RDWR,
             OpenMode::Write => O_WRONLY | O_CREAT | O_TRUNC,
-            OpenMode::Append => O_WRONLY,
+            OpenMode::Append => O_WRONLY | O_CREAT,
+            OpenMode::AppendExisting => O_WRONLY,
         }
+    }
+
+    fn positions_at_end(self) -> bool {
+        matches!(self, OpenMode::Append | OpenMode::AppendExisting)
     }
 }
 
@@ -63,9 +71,14 @@ impl Connection {
         Ok(self.call(&Packet::api_request(api::DATA_OBJ_OPEN_AN, &input)).await?.int_info)
     }
 
-    /// DATA_OBJ_OPEN with a python-irodsclient mode.
+    /// DATA_OBJ_OPEN with a python-irodsclient mode; append modes then seek to the end, as
+    /// python-irodsclient does.
     pub async fn open(&mut self, path: &str, mode: OpenMode, options: KeyValPair) -> Result<i32> {
-        self.open_flags(path, mode.flags(), options).await
+        let fd = self.open_flags(path, mode.flags(), options).await?;
+        if mode.positions_at_end() {
+            self.seek(fd, 0, crate::consts::whence::SEEK_END).await?;
+        }
+        Ok(fd)
     }
 
     /// DATA_OBJ_CREATE (mode 0644, data type `generic`); returns the L1 descriptor.

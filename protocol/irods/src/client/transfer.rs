@@ -62,7 +62,7 @@ pub async fn put_file(pool: &Pool, local: &Path, logical: &str, put: &PutOptions
         opts.set(kw::DATA_SIZE, size.to_string());
         opts.set(kw::RESC_HIER, &info.data_object_info.resource_hierarchy);
         opts.set(kw::REPLICA_TOKEN, &info.replica_token);
-        let sfd = conn.open(logical, OpenMode::Append, opts).await?;
+        let sfd = conn.open(logical, OpenMode::AppendExisting, opts).await?;
         secondaries.push((conn, sfd));
     }
 
