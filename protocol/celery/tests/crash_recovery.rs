@@ -32,7 +32,7 @@ fn oldest_unacked_age(env: &Env) -> Option<f64> {
 fn rust_only_fleet_recovers_a_killed_workers_message_but_not_a_live_ones() {
     let env = Env::start();
     let mut rs1 = env.rust_worker("rs1", "rq", &RUST_ONLY);
-    env.client(&["send", "demo.sleep", "[2]", "--queue", "rq", "--id", "victim"]);
+    env.client(&["send", "demo.sleep", "[5]", "--queue", "rq", "--id", "victim"]);
     assert!(wait_until(PATIENCE, || started(&rs1.log_text(), "victim") == 1), "{}", rs1.log_text());
     rs1.guard.signal(libc::SIGKILL);
     assert!(rs1.guard.wait_timeout(PATIENCE).is_some());
@@ -65,7 +65,7 @@ fn rust_only_fleet_recovers_a_killed_workers_message_but_not_a_live_ones() {
 fn python_worker_restores_a_killed_rust_workers_message() {
     let env = Env::start();
     let mut rs1 = env.rust_worker("rs1", "rq", &["--acks-late", "-c1"]);
-    env.client(&["send", "demo.sleep", "[1]", "--queue", "rq", "--id", "victim"]);
+    env.client(&["send", "demo.sleep", "[5]", "--queue", "rq", "--id", "victim"]);
     assert!(wait_until(PATIENCE, || started(&rs1.log_text(), "victim") == 1));
     rs1.guard.signal(libc::SIGKILL);
     assert!(rs1.guard.wait_timeout(PATIENCE).is_some());
@@ -86,7 +86,7 @@ fn python_worker_restores_a_killed_rust_workers_message() {
 fn rust_worker_restores_a_killed_python_workers_message() {
     let env = Env::start();
     let mut py = env.python_worker("py1", "rq", &[("DEMO_ACKS_LATE", "1")]);
-    env.client(&["send", "demo.sleep", "[4]", "--queue", "rq", "--id", "victim"]);
+    env.client(&["send", "demo.sleep", "[6]", "--queue", "rq", "--id", "victim"]);
     assert!(wait_until(PATIENCE, || py.log_text().contains("victim") && env.unacked_len() == 1));
     py.guard.signal(libc::SIGKILL);
     assert!(py.guard.wait_timeout(PATIENCE).is_some());

@@ -3,7 +3,7 @@
 //! token insertions) and random bytes, and runs every decoder on each result through
 //! `celery_proto::message::fuzzing::exercise_decoders`, which panics on any broken invariant.
 //!
-//! `FUZZ_ITERATIONS` (default 20000) sets the number of mutated inputs.
+//! `FUZZ_ITERATIONS` (default 10000) sets the number of mutated inputs.
 
 use std::path::Path;
 
@@ -116,7 +116,7 @@ fn decoders_survive_mutated_fixtures() {
         exercise_decoders(seed);
     }
     let iterations: usize =
-        std::env::var("FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        std::env::var("FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let mut rng = Rng(0x5EED_CE1E_0000_0001);
     for _ in 0..iterations {
         let mut input = seeds[rng.below(seeds.len())].clone();

@@ -27,7 +27,7 @@ fn countdown_task_is_held_in_unacked_until_its_eta() {
     let env = Env::start();
     let _worker = env.rust_worker("rs2", "rq", &[]);
     let sent =
-        env.client(&["send", "demo.add", "[20, 22]", "--queue", "rq", "--countdown", "4", "--id", "eta-1"]);
+        env.client(&["send", "demo.add", "[20, 22]", "--queue", "rq", "--countdown", "10", "--id", "eta-1"]);
     assert!(sent.contains("eta-1"));
     // Like a Python worker, the ETA message stays in `unacked` while it waits.
     assert!(

@@ -72,30 +72,32 @@ fn celery_inspect_lists_the_rust_worker_and_revoke_terminates_a_running_task() {
 fn revoke_discards_queued_and_eta_held_messages() {
     let env = Env::start();
     let worker = env.rust_worker("rs1", "rq", &["-c", "1"]);
-    // One slot: the blocker runs, the next message waits in the prefetch window.
-    env.client(&["send", "demo.sleep", "[3]", "--queue", "rq", "--id", "blocker"]);
-    assert!(wait_until(PATIENCE, || worker.log_text().contains("blocker")));
+    // One slot: the blocker runs (until it is terminated), the next message waits in the
+    // prefetch window, the third waits for its ETA.
+    env.client(&["send", "demo.sleep", "[300]", "--queue", "rq", "--id", "blocker"]);
+    assert!(wait_until(PATIENCE, || worker.log_text().contains("started task=demo.sleep id=blocker")));
     env.client(&["send", "demo.add", "[1, 1]", "--queue", "rq", "--id", "queued"]);
-    env.client(&["send", "demo.add", "[2, 2]", "--queue", "rq", "--id", "eta", "--countdown", "60"]);
+    env.client(&["send", "demo.add", "[2, 2]", "--queue", "rq", "--id", "eta", "--countdown", "300"]);
     assert!(wait_until(PATIENCE, || {
         let log = worker.log_text();
-        log.contains("queued") && log.contains("scheduled (ETA)")
+        log.contains("id=queued") && log.contains("scheduled (ETA)")
     }));
     env.client(&["revoke", "queued"]);
     env.client(&["revoke", "eta"]);
 
     // The ETA-held message is discarded at once: acked, REVOKED, never run.
     assert!(wait_until(PATIENCE, || worker.log_text().contains("discarding revoked ETA task")));
-    // The queued one is discarded when its turn comes, after the blocker.
-    assert_eq!(
-        env.python_result("blocker", 60).as_dict().unwrap().get("result").and_then(|v| v.as_i64()),
-        Some(3)
-    );
+    // The queued one is discarded when its turn comes, once the blocker is terminated.
+    env.client(&["revoke", "blocker", "--terminate"]);
+    assert!(wait_until(PATIENCE, || worker
+        .log_text()
+        .lines()
+        .any(|l| l.contains("discarding revoked task") && l.contains("queued"))));
     assert!(wait_until(PATIENCE, || env.unacked_len() == 0), "messages left unacked");
     let log = worker.stop();
-    assert!(log.lines().any(|l| l.contains("discarding revoked task") && l.contains("queued")), "{log}");
     assert_eq!(status(&env, "queued").as_deref(), Some("REVOKED"));
     assert_eq!(status(&env, "eta").as_deref(), Some("REVOKED"));
+    assert_eq!(status(&env, "blocker").as_deref(), Some("REVOKED"));
     assert!(
         !log.lines().any(|l| l.contains("started") && (l.contains("queued") || l.contains("id=eta"))),
         "{log}"

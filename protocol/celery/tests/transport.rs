@@ -97,7 +97,7 @@ async fn restore_visible_respects_the_timeout_the_mutex_and_refreshes() {
     let mutex: Option<String> = conn.get("unacked_mutex").await.unwrap();
     assert_eq!(mutex, None, "the mutex is released");
     let still_held: Vec<String> = conn.hkeys("unacked").await.unwrap();
-    assert_eq!(still_held, [fresh_tag.clone()]);
+    assert_eq!(still_held, std::slice::from_ref(&fresh_tag));
     // Refresh never resurrects an acked entry (ZADD XX).
     broker.ack(&fresh_tag).await.unwrap();
     broker.refresh_held(&[fresh_tag]).await.unwrap();

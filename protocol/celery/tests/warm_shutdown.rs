@@ -25,7 +25,7 @@ fn sigterm_finishes_running_tasks_and_restores_the_rest() {
             let name = name.to_string();
             async move { producer.send_task(&name, args, PyDict::new(), options).await.unwrap() }
         };
-        send(vec![PyValue::Int(3)], "demo.sleep", SendOptions::to_queue("rq").task_id("busy")).await;
+        send(vec![PyValue::Int(5)], "demo.sleep", SendOptions::to_queue("rq").task_id("busy")).await;
         for id in ["r1", "r2"] {
             send(vec![5.into(), 5.into()], "demo.add", SendOptions::to_queue("rq").task_id(id)).await;
         }

@@ -36,7 +36,7 @@ pub use config::{Recovery, UnknownTaskPolicy, WorkerConfig};
 pub use revoked::{REVOKE_EXPIRES, REVOKES_MAX, RevokedSet};
 pub use task::{
     CancelReason, RetryRequest, TaskContext, TaskError, TaskFailure, TaskOptions, TaskRegistry, TaskRequest,
-    TaskResult, python_str_repr,
+    TaskResult,
 };
 
 use crate::control::Mailbox;

@@ -74,7 +74,8 @@ impl TaskFailure {
 
     /// Python's `repr()` of the exception, as events show it.
     pub fn repr(&self) -> String {
-        format!("{}({})", self.exc_type, python_str_repr(&self.message))
+        let message = crate::json::py_repr(&PyValue::str(self.message.as_str()));
+        format!("{}({})", self.exc_type, message.to_string_lossy())
     }
 }
 
@@ -246,39 +247,13 @@ impl TaskContext {
     }
 }
 
-/// Python's `repr()` of a str (single quotes unless the text contains one and no double quote).
-pub fn python_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn repr_matches_python() {
-        assert_eq!(python_str_repr("boom"), "'boom'");
-        assert_eq!(python_str_repr("it's"), "\"it's\"");
-        assert_eq!(python_str_repr("a'b\"c"), "'a\\'b\"c'");
-        assert_eq!(python_str_repr("l1\nl2"), "'l1\\nl2'");
         assert_eq!(TaskFailure::builtin("ValueError", "x").repr(), "ValueError('x')");
+        assert_eq!(TaskFailure::builtin("KeyError", "it's").repr(), "KeyError(\"it's\")");
     }
 }
