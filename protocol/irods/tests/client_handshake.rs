@@ -197,3 +197,23 @@ async fn refusing_client_against_a_requiring_server_fails_negotiation() {
     assert!(matches!(err, irods_proto::Error::Negotiation(_)), "{err}");
     drop(child.wait_with_output());
 }
+
+#[tokio::test]
+async fn collection_removal_progress_replies_are_acknowledged() {
+    let (child, port, out) = start_peer("rods4.3.4");
+    let config = IrodsConfig::new("127.0.0.1", port, "rods", "tempZone", Password::new("rods"));
+    let mut conn = Connection::connect(&config).await.unwrap();
+    let how = irods_proto::client::RemoveCollection { recursive: true, force: true, unregister: false };
+    conn.remove_collection("/tempZone/home/rods/big", how)
+        .await
+        .expect("final reply after the progress reply");
+    assert!(conn.is_usable());
+    conn.disconnect().await.unwrap();
+    let seen = report(child, out);
+    assert_eq!(seen["coll_stat_ack"], 99999997);
+    assert_eq!(
+        seen["requests"].as_array().unwrap().last().unwrap()["type"],
+        "RODS_DISCONNECT",
+        "stream stayed in sync"
+    );
+}

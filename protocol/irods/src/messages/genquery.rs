@@ -151,3 +151,23 @@ impl PackStruct for GenQueryOut {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_ignore_the_unused_result_slots_a_real_server_sends() {
+        let mut xml = String::from(
+            "<GenQueryOut_PI>\n<rowCnt>2</rowCnt>\n<attriCnt>1</attriCnt>\n<continueInx>0</continueInx>\n<totalRowCount>0</totalRowCount>\n\
+             <SqlResult_PI>\n<attriInx>403</attriInx>\n<reslen>6</reslen>\n<value>a</value>\n<value>b</value>\n</SqlResult_PI>\n",
+        );
+        for _ in 1..50 {
+            xml.push_str("<SqlResult_PI>\n<attriInx>0</attriInx>\n<reslen>0</reslen>\n</SqlResult_PI>\n");
+        }
+        xml.push_str("</GenQueryOut_PI>\n\0");
+        let out = GenQueryOut::decode(xml.as_bytes()).unwrap();
+        assert_eq!(out.results.len(), 50);
+        assert_eq!(out.rows(), vec![vec!["a".to_string()], vec!["b".to_string()]]);
+    }
+}

@@ -104,6 +104,14 @@ def scripted_peer(listener, record, outcome, release="rods4.3.4", tls=None):
                     outcome["digest_ok"] = base64.b64decode(req["digest"]) == native_digest(CHALLENGE, PASSWORD)
                 reply = json.dumps(req).encode() + b"\0"
                 sock.sendall(frame("RODS_API_REPLY", m.BinBytesBuf(buflen=len(reply), buf=reply).pack().encode()))
+            elif int_info == 679:
+                # RM_COLL: a progress reply first, as real servers send for long removals; the
+                # client must acknowledge with a bare 4-byte integer before the final reply.
+                stat = b"<CollOprStat_PI><filesCnt>1</filesCnt><totalFileCnt>1</totalFileCnt><bytesWritten>0</bytesWritten><lastObjPath>x</lastObjPath></CollOprStat_PI>"
+                sock.sendall(frame("RODS_API_REPLY", stat, int_info=99999996))
+                (ack,) = struct.unpack(">i", recv_exact(sock, 4))
+                outcome["coll_stat_ack"] = ack
+                sock.sendall(frame("RODS_API_REPLY", stat))
             elif int_info == 703:
                 sock.sendall(frame("RODS_API_REPLY", m.AuthChallenge(challenge=CHALLENGE).pack().encode()))
             elif int_info == 704:
@@ -251,6 +259,7 @@ def serve_once(release, cert=None, key=None):
     print(listener.getsockname()[1], flush=True)
     record, outcome = [], {}
     listener.settimeout(30)
+    socket.setdefaulttimeout(30)  # accepted sockets too: a confused client must not hang the test
     tls = None
     if cert:
         import ssl
@@ -275,6 +284,7 @@ def serve_once(release, cert=None, key=None):
                 "BinBytesBuf_PI": m.BinBytesBuf,
                 "authResponseInp_PI": m.AuthResponse,
                 "GenQueryInp_PI": m.GenQueryRequest,
+                "CollInpNew_PI": m.CollectionRequest,
             }[root.tag]
             msg = cls.__new__(cls)
             m.Message.__init__(msg)
