@@ -82,6 +82,11 @@ fn revoke_discards_queued_and_eta_held_messages() {
         let log = worker.log_text();
         log.contains("id=queued") && log.contains("scheduled (ETA)")
     }));
+    // `inspect reserved` / `scheduled` show them as a Python worker would.
+    let reserved = env.client(&["inspect", "reserved"]);
+    assert!(reserved.contains("\"id\": \"queued\""), "{reserved}");
+    let scheduled = env.client(&["inspect", "scheduled"]);
+    assert!(scheduled.contains("\"id\": \"eta\"") && scheduled.contains("\"eta\": \""), "{scheduled}");
     env.client(&["revoke", "queued"]);
     env.client(&["revoke", "eta"]);
 
