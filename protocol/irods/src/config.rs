@@ -113,6 +113,9 @@ pub struct IrodsConfig {
     pub force_legacy_auth: bool,
     pub application_name: String,
     pub connect_timeout: Duration,
+    /// Longest wait for one request's reply before the connection is given up (python-irodsclient
+    /// uses 120 s as socket timeout); `None` waits forever.
+    pub request_timeout: Option<Duration>,
 }
 
 impl IrodsConfig {
@@ -139,6 +142,7 @@ impl IrodsConfig {
             force_legacy_auth: false,
             application_name: "irods-ingest".into(),
             connect_timeout: Duration::from_secs(30),
+            request_timeout: Some(Duration::from_secs(120)),
         }
     }
 

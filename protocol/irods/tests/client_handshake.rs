@@ -217,3 +217,16 @@ async fn collection_removal_progress_replies_are_acknowledged() {
         "stream stayed in sync"
     );
 }
+
+#[tokio::test]
+async fn an_unanswered_request_times_out_and_retires_the_connection() {
+    let (mut child, port, _out) = start_peer("rods4.3.4");
+    let mut config = IrodsConfig::new("127.0.0.1", port, "rods", "tempZone", Password::new("rods"));
+    config.request_timeout = Some(std::time::Duration::from_millis(300));
+    let mut conn = Connection::connect(&config).await.unwrap();
+    let err = conn.server_info().await.unwrap_err();
+    assert!(matches!(&err, irods_proto::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut), "{err}");
+    assert!(!conn.is_usable(), "a late reply would put the stream out of step");
+    drop(conn);
+    child.wait().unwrap();
+}

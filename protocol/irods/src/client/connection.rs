@@ -36,6 +36,7 @@ pub struct Connection {
     proxy: UserIdentity,
     client: UserIdentity,
     default_resource: Option<String>,
+    request_timeout: Option<std::time::Duration>,
     /// Set while a request is in flight and on transport failure; a broken connection is unusable.
     broken: bool,
 }
@@ -68,6 +69,7 @@ impl Connection {
             proxy,
             client,
             default_resource: config.default_resource.clone(),
+            request_timeout: config.request_timeout,
             broken: false,
         };
         let (version, use_tls) = conn.start(config).await?;
@@ -221,6 +223,21 @@ impl Connection {
                 "the connection is broken (an earlier call failed or was abandoned)".into(),
             ));
         }
+        match self.request_timeout {
+            None => self.exchange_unbounded(request).await,
+            Some(limit) => match tokio::time::timeout(limit, self.exchange_unbounded(request)).await {
+                Ok(result) => result,
+                Err(_) => {
+                    // The reply may still arrive; the stream is out of step, so never reuse it.
+                    self.broken = true;
+                    let message = format!("no reply within {limit:?}");
+                    Err(Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, message)))
+                }
+            },
+        }
+    }
+
+    async fn exchange_unbounded(&mut self, request: &Packet) -> Result<Packet> {
         self.broken = true; // until the reply has been read completely
         self.send(request).await?;
         let mut reply = self.receive().await?;

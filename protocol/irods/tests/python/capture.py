@@ -104,6 +104,8 @@ def scripted_peer(listener, record, outcome, release="rods4.3.4", tls=None):
                     outcome["digest_ok"] = base64.b64decode(req["digest"]) == native_digest(CHALLENGE, PASSWORD)
                 reply = json.dumps(req).encode() + b"\0"
                 sock.sendall(frame("RODS_API_REPLY", m.BinBytesBuf(buflen=len(reply), buf=reply).pack().encode()))
+            elif int_info == 700:
+                pass  # GET_MISC_SVR_INFO is never answered: lets clients test their reply timeout
             elif int_info == 679:
                 # RM_COLL: a progress reply first, as real servers send for long removals; the
                 # client must acknowledge with a bare 4-byte integer before the final reply.
