@@ -83,6 +83,21 @@ pub fn decode_with_key(obfuscated: &str, key: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Vectors from python-irodsclient 3.3.0 (`obfuscate_new_password`, `..._with_key`).
+    #[test]
+    fn decodes_python_irodsclient_obfuscation() {
+        let signature = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            decode_v2("HFZuU)sB+H\"CLlX!L.cuO\"b0s-'&%D0OgxUb1nY*$a\"7RG)", "rods", signature),
+            "alicepw"
+        );
+        assert_eq!(
+            decode_v2(">S!sVAY!VQmjzO2!MozFF!V,IN'Zd!4Bs%xZ\"", "rods", "fedcba9876543210fedcba9876543210"),
+            "a-much-longer-password-of-30ch"
+        );
+        assert_eq!(decode_with_key("9K9jBHcNlr%2elTZll&E\"W$MHfzFfbG(jV0vyHy5", "rods"), "bobpw");
+    }
+
     #[test]
     fn strips_only_the_padding() {
         let padded = format!("abc1{}", &PADDING[..36]);
