@@ -199,3 +199,41 @@ async fn a_key_is_loaded_once() {
     assert!(!Event::ALL.iter().any(|e| first.capabilities().runs_python(*e)));
     assert!(first.capabilities().is_default());
 }
+
+fn with_redis(mut meta: ingest_pyhandlers::PyDict, port: u16) -> ingest_pyhandlers::PyDict {
+    if let Some(PyValue::Dict(config)) = meta.get_mut("config") {
+        if let Some(PyValue::Dict(redis)) = config.get_mut("redis") {
+            redis.insert("port", i64::from(port));
+        }
+    }
+    meta
+}
+
+/// retry.py / no_retry.py count attempts per path in Redis (`get_redis(meta["config"])`): the
+/// first attempt raises, the next succeeds; retry.py asks for 3 retries with no delay.
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_and_no_retry_use_redis_from_hooks() {
+    let redis = test_support::RedisServer::start();
+    for (name, max_retries) in [("retry.py", PyValue::Int(3)), ("no_retry.py", PyValue::Int(0))] {
+        let handler = load_example(name).await;
+        let path = format!("/data/src/{name}-{}", std::process::id());
+        let meta = with_redis(entry_meta(None, &path, "/tempZone/home/rods/dst/x"), redis.port());
+        assert_eq!(handler.max_retries(&meta, &CallLimits::none()).await.unwrap(), max_retries);
+        assert_eq!(handler.delay(&meta, 1, &CallLimits::none()).await.unwrap(), PyValue::Int(0));
+        assert_eq!(
+            handler.operation(&meta, &options(&[]), &CallLimits::none()).await.unwrap().member(),
+            Some(Operation::NoOp)
+        );
+        let (first, seen) = create_call(meta.clone(), None);
+        let err = handler.on_event(first).await.expect_err("the first attempt fails");
+        let exception = err.exception().unwrap();
+        assert_eq!(
+            (exception.type_name.as_str(), exception.message.as_str()),
+            ("RuntimeError", "no failures")
+        );
+        assert!(seen.lock().unwrap().is_empty());
+        let (second, seen) = create_call(meta, None);
+        handler.on_event(second).await.expect("the retry succeeds");
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
+}
