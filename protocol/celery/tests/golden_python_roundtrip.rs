@@ -108,6 +108,9 @@ fn rust_values() -> Vec<PyValue> {
         PyValue::Int(i64::MIN),
         PyValue::List(vec![PyValue::Null, PyValue::Bool(true), PyValue::Bool(false)]),
     ];
+    // Python's repr escapes by Unicode category: sample the whole code space.
+    values.push(PyValue::Str(PyStr::from_code_points((0..0x11_0000).step_by(97)).unwrap()));
+    values.push(PyValue::Str(PyStr::from_code_points((0..0x3400).chain(0xFFF0..0x10100)).unwrap()));
     // Deep and long structures exercise saferepr's maxlevels and truncation.
     let mut nested = PyValue::Int(1);
     for i in 0..6 {

@@ -20,6 +20,7 @@ pub mod emit;
 pub mod marker;
 pub mod number;
 pub mod parse;
+mod printable_table;
 pub mod repr;
 pub mod string;
 pub mod value;

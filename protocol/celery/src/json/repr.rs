@@ -17,9 +17,7 @@ use super::value::{PyDict, PyValue};
 ///
 /// String escaping follows CPython: the quote is `'` unless the text contains `'` and no `"`;
 /// `\\`, the quote, `\t`, `\n`, `\r` are escaped; other non-printable characters become `\xhh`,
-/// `\uhhhh` or `\Uhhhhhhhh`. "Printable" is decided by a built-in table of the Unicode
-/// categories Cc, Cf, Cs, Co, Zl, Zp and Zs (other than space); unassigned code points are
-/// treated as printable, where CPython would escape them.
+/// `\uhhhh` or `\Uhhhhhhhh`, with "printable" taken from CPython 3.11's Unicode 14 table.
 pub fn py_repr(value: &PyValue) -> PyStr {
     let mut out = Vec::new();
     repr_into(&mut out, value);
@@ -105,39 +103,12 @@ fn repr_str_into(out: &mut Vec<u32>, s: &PyStr) {
     out.push(quote);
 }
 
-/// Non-printable code points per `str.isprintable` (categories Cc, Cf, Cs, Co, Zl, Zp, Zs
-/// except U+0020), for code points >= 0x7F. Unassigned code points are not listed.
-const NON_PRINTABLE: &[(u32, u32)] = &[
-    (0x7F, 0xA0),
-    (0xAD, 0xAD),
-    (0x600, 0x605),
-    (0x61C, 0x61C),
-    (0x6DD, 0x6DD),
-    (0x70F, 0x70F),
-    (0x890, 0x891),
-    (0x8E2, 0x8E2),
-    (0x1680, 0x1680),
-    (0x180E, 0x180E),
-    (0x2000, 0x200F),
-    (0x2028, 0x202F),
-    (0x205F, 0x2064),
-    (0x2066, 0x206F),
-    (0x3000, 0x3000),
-    (0xD800, 0xF8FF),
-    (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB),
-    (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD),
-    (0x13430, 0x1343F),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0001, 0xE0001),
-    (0xE0020, 0xE007F),
-    (0xF0000, 0x10FFFF),
-];
-
+/// `str.isprintable()` for one code point (CPython 3.11's Unicode table).
 fn is_printable(cp: u32) -> bool {
-    !NON_PRINTABLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&cp))
+    let table = &super::printable_table::NON_PRINTABLE;
+    // The ranges are sorted and disjoint: find the last range starting at or before `cp`.
+    let i = table.partition_point(|&(lo, _)| lo <= cp);
+    !(i > 0 && cp <= table[i - 1].1)
 }
 
 /// Celery's `argsrepr`/`kwargsrepr` size limit (`amqp.argsrepr_maxsize`).
