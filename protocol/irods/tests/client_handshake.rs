@@ -230,3 +230,20 @@ async fn an_unanswered_request_times_out_and_retires_the_connection() {
     drop(conn);
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn a_silent_peer_fails_the_connect_within_the_connect_timeout() {
+    // Accepts the TCP connection and reads the startup pack, but never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut sink = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut socket, &mut sink).await;
+    });
+    let mut config = IrodsConfig::new("127.0.0.1", port, "rods", "tempZone", Password::new("rods"));
+    config.connect_timeout = std::time::Duration::from_millis(300);
+    let err = Connection::connect(&config).await.unwrap_err();
+    assert!(matches!(&err, irods_proto::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut), "{err}");
+    silent.await.unwrap();
+}

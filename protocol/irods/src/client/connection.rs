@@ -72,16 +72,24 @@ impl Connection {
             request_timeout: config.request_timeout,
             broken: false,
         };
-        let (version, use_tls) = conn.start(config).await?;
-        conn.server_version = version;
-        if use_tls {
-            // The server sends nothing between RODS_VERSION and the TLS handshake, so no buffered
-            // bytes are lost when the plain stream is unwrapped.
-            let placeholder: Box<dyn Transport> = Box::new(tokio::io::duplex(1).0);
-            let plain = std::mem::replace(&mut conn.stream, BufStream::new(placeholder)).into_inner();
-            let tls = super::tls::start_tls(plain, &config.host, &config.tls).await?;
-            conn.stream = BufStream::new(Box::new(tls));
-        }
+        // The start-up exchange (and TLS) is bounded by the connect timeout: a peer that accepts
+        // connections but never answers must not hang the caller.
+        let startup = async {
+            let (version, use_tls) = conn.start(config).await?;
+            conn.server_version = version;
+            if use_tls {
+                // The server sends nothing between RODS_VERSION and the TLS handshake, so no
+                // buffered bytes are lost when the plain stream is unwrapped.
+                let placeholder: Box<dyn Transport> = Box::new(tokio::io::duplex(1).0);
+                let plain = std::mem::replace(&mut conn.stream, BufStream::new(placeholder)).into_inner();
+                let tls = super::tls::start_tls(plain, &config.host, &config.tls).await?;
+                conn.stream = BufStream::new(Box::new(tls));
+            }
+            Ok::<(), Error>(())
+        };
+        tokio::time::timeout(config.connect_timeout, startup).await.map_err(|_| {
+            Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer to the startup pack"))
+        })??;
         conn.authenticate(config).await?;
         tracing::debug!(server = %conn.server_version.rel_version, user = %conn.client.name, "iRODS connection ready");
         Ok(conn)
