@@ -141,3 +141,18 @@ fn bundled_modules_behave_like_the_reference() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn the_structlog_stand_in_renders_the_same_lines() {
+    let output = Command::new(test_support::venv_python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/fallback_logger_matches_structlog.py"))
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../python"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() && output.stdout == b"ok\n",
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -133,15 +133,17 @@ def _make_logger(stdlib):
     )
 
 
-_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "warn": logging.WARNING,
-    "error": logging.ERROR,
-    "exception": logging.ERROR,
-    "critical": logging.CRITICAL,
-    "fatal": logging.CRITICAL,
+# structlog's default (native) bound logger: method -> level name it logs at.
+_METHODS = {
+    "debug": "debug",
+    "info": "info",
+    "msg": "info",
+    "warning": "warning",
+    "warn": "warning",
+    "error": "error",
+    "exception": "error",
+    "critical": "critical",
+    "fatal": "critical",
 }
 
 
@@ -153,10 +155,11 @@ def _json_default(value):
 
 
 class FallbackLogger:
-    """A structlog ``BoundLogger`` stand-in for interpreters without structlog.
+    """A stand-in for structlog's default bound logger, for interpreters without structlog.
 
-    Supports the level methods with keyword fields, ``bind``/``unbind``/``try_unbind``/``new``, and
-    renders the same JSON lines as the reference's processor chain.
+    Level methods with keyword fields and %-style positional arguments, ``exception`` (= ``error``
+    with ``exc_info=True``), ``log(level, ...)``, ``bind``/``unbind``/``try_unbind``/``new``; lines
+    as the reference's processor chain renders them.
     """
 
     def __init__(self, stdlib, context):
@@ -181,29 +184,37 @@ class FallbackLogger:
             context.pop(key, None)
         return FallbackLogger(self._logger, context)
 
-    def _log(self, method_name, event=None, **fields):
+    def log(self, level, event=None, *args, **fields):
+        return self._log(logging.getLevelName(level).lower(), event, args, fields)
+
+    def _log(self, name, event, args, fields):
         stdlib = self._logger
-        if stdlib.disabled or _LEVELS[method_name] < stdlib.getEffectiveLevel():
+        if stdlib.disabled or logging.getLevelName(name.upper()) < stdlib.getEffectiveLevel():
             return None
+        if args:
+            if len(args) == 1 and isinstance(args[0], dict) and args[0]:
+                args = args[0]
+            event = event % args
         event_dict = dict(self._context)
         event_dict.update(fields)
         if event is not None:
             event_dict["event"] = event
         event_dict["logger"] = stdlib.name
-        level = method_name
-        if level == "warn":
-            level = "warning"
-        elif level == "exception":
-            level = "error"
-        event_dict["level"] = level
-        timestamper(stdlib, method_name, event_dict)
-        line = json.dumps(event_dict, default=_json_default)
-        return getattr(stdlib, method_name)(line)
+        event_dict["level"] = name
+        timestamper(stdlib, name, event_dict)
+        return getattr(stdlib, name)(json.dumps(event_dict, default=_json_default))
 
-    def __getattr__(self, name):
-        if name in _LEVELS:
-            return lambda event=None, **fields: self._log(name, event, **fields)
-        raise AttributeError(name)
+    def __getattr__(self, method):
+        name = _METHODS.get(method)
+        if name is None:
+            raise AttributeError(method)
+
+        def emit(event=None, *args, **fields):
+            if method == "exception":
+                fields.setdefault("exc_info", True)
+            return self._log(name, event, args, fields)
+
+        return emit
 
     def __repr__(self):
         return "<FallbackLogger(context=%r, logger=%r)>" % (self._context, self._logger)
