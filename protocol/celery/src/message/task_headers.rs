@@ -49,9 +49,17 @@ impl TimeLimit {
         TimeLimit { hard: hard.into(), soft: soft.into() }
     }
 
-    /// Fractional limits, emitted as floats.
+    /// Limits from `f64` seconds. Whole numbers are written as ints (`3600`, what Python
+    /// callers pass in practice), others as floats (`2.5`).
     pub fn secs_f64(hard: Option<f64>, soft: Option<f64>) -> Self {
-        TimeLimit { hard: hard.into(), soft: soft.into() }
+        fn number(v: Option<f64>) -> PyValue {
+            match v {
+                None => PyValue::Null,
+                Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => PyValue::Int(f as i64),
+                Some(f) => PyValue::Float(f),
+            }
+        }
+        TimeLimit { hard: number(hard), soft: number(soft) }
     }
 
     /// The hard limit in seconds.

@@ -155,3 +155,11 @@ fn informational_headers_of_odd_types_are_kept_not_refused() {
     let bad = crate::json::parse(br#"{"task": 1, "id": "i"}"#).unwrap();
     assert!(matches!(TaskHeaders::from_dict(bad.as_dict().unwrap()), Err(MessageError::WrongType { .. })));
 }
+
+#[test]
+fn time_limits_write_whole_seconds_as_ints() {
+    let t = TimeLimit::secs_f64(None, Some(3600.0));
+    assert_eq!((t.hard.clone(), t.soft.clone()), (PyValue::Null, PyValue::Int(3600)));
+    assert_eq!(TimeLimit::secs_f64(Some(2.5), None).hard, PyValue::Float(2.5));
+    assert_eq!(TimeLimit::secs(Some(7200), None).hard_secs(), Some(7200.0));
+}
