@@ -116,6 +116,20 @@ impl PyStr {
         }
     }
 
+    /// `os.fsdecode(path)`: a filesystem path as Python sees it.
+    #[cfg(unix)]
+    pub fn from_path(path: &std::path::Path) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        PyStr::from_fs_bytes(path.as_os_str().as_bytes())
+    }
+
+    /// `os.fsencode(self)` as a path: the exact bytes of the file name Python meant.
+    #[cfg(unix)]
+    pub fn to_path_buf(&self) -> Result<std::path::PathBuf, FsEncodeError> {
+        use std::os::unix::ffi::OsStrExt;
+        Ok(std::path::Path::new(std::ffi::OsStr::from_bytes(&self.to_fs_bytes()?)).to_path_buf())
+    }
+
     /// The text, if it holds no lone surrogates.
     pub fn as_str(&self) -> Option<&str> {
         match &self.repr {

@@ -241,3 +241,13 @@ fn celery_saferepr() {
     assert!(r.starts_with("['word word"), "{r}");
     assert!(r.ends_with("word...', ...]"), "{r}");
 }
+
+#[cfg(unix)]
+#[test]
+fn paths_convert_like_os_fsencode() {
+    use std::os::unix::ffi::OsStrExt;
+    let raw = std::path::Path::new(std::ffi::OsStr::from_bytes(b"/src/caf\xe9/x.txt"));
+    let s = PyStr::from_path(raw);
+    assert_eq!(PyValue::Str(s.clone()).to_json(), r#""/src/caf\udce9/x.txt""#);
+    assert_eq!(s.to_path_buf().unwrap(), raw);
+}
