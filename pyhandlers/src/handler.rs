@@ -257,6 +257,32 @@ impl Handler {
         self.job_hook(Override::PostJob, meta, limits).await
     }
 
+    /// The logical path after the handler's `character_map()` (reference §8.2, through the
+    /// reference's own `char_map_util.translate_path`); None when the handler has no character map.
+    /// Needs the reference package installed.
+    pub async fn translate_path(
+        &self,
+        path: &PyStr,
+        limits: &CallLimits,
+    ) -> Result<Option<PyStr>, HandlerError> {
+        if !self.has(Override::CharacterMap) {
+            return Ok(None);
+        }
+        let inner = self.inner.clone();
+        let path = path.clone();
+        self.inner
+            .pool
+            .call(limits, move |py, context| {
+                let translated = (|| -> PyResult<PyStr> {
+                    let path = crate::pyconv::str_to_python(py, &path)?;
+                    let value = globals().translate_path.bind(py).call1((inner.class_or_none(py), path))?;
+                    str_from_python(value.cast::<PyString>()?)
+                })();
+                translated.map(Some).map_err(|err| python_error(py, err, &context.state))
+            })
+            .await
+    }
+
     fn has(&self, which: Override) -> bool {
         self.inner.capabilities.has_override(which)
     }

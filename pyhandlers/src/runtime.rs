@@ -161,6 +161,22 @@ impl HandlerRuntime {
         Ok(handlers.entry(key.to_owned()).or_insert(handler).clone())
     }
 
+    /// Closes the connections of every python-irodsclient session hooks opened (the reference
+    /// does this after `idle_disconnect_seconds` without entries); sessions reconnect when used.
+    pub async fn cleanup_sessions(&self) -> Result<(), HandlerError> {
+        self.shared
+            .pool
+            .call(&CallLimits::none(), |py, context| {
+                globals()
+                    .cleanup_sessions
+                    .bind(py)
+                    .call0()
+                    .map(drop)
+                    .map_err(|err| python_error(py, err, &context.state))
+            })
+            .await
+    }
+
     /// Forgets the handler loaded under `key` (the Python module stays in `sys.modules`).
     pub fn forget(&self, key: &str) -> Option<Handler> {
         self.shared.handlers.lock().unwrap_or_else(|p| p.into_inner()).remove(key)

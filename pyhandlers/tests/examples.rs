@@ -237,3 +237,24 @@ async fn retry_and_no_retry_use_redis_from_hooks() {
         assert_eq!(seen.lock().unwrap().len(), 1);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn character_map_translates_like_the_reference() {
+    let handler = load_example("put_using_char_map.py").await;
+    let path = ingest_pyhandlers::PyStr::from("/tempZone/home/rods/dst/a b+c.txt");
+    let translated = handler.translate_path(&path, &CallLimits::none()).await.unwrap().unwrap();
+    // Expected value computed by the reference package itself.
+    let script = "import sys, re\n\
+        from irods_capability_automated_ingest.char_map_util import translate_path\n\
+        print(translate_path(sys.argv[1], {re.compile('[^a-zA-Z0-9]'): '_'}), end='')";
+    let output = std::process::Command::new(test_support::venv_python())
+        .args(["-c", script, path.as_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(translated.as_str().unwrap(), String::from_utf8(output.stdout).unwrap());
+    assert_ne!(translated, path);
+    let plain = load_example("register.py").await;
+    assert_eq!(plain.translate_path(&path, &CallLimits::none()).await.unwrap(), None);
+    fixture().runtime.cleanup_sessions().await.unwrap();
+}

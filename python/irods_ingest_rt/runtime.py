@@ -289,6 +289,23 @@ def call_override(runtime_id, cls, name, meta, options, extra):
     return value, session
 
 
+def translate_path(cls, path):
+    """The reference's character_map translation (``char_map_util.translate_path``) of ``path``.
+
+    Needs the reference package: the bundled stand-in does not carry ``char_map_util``.
+    """
+    from irods_capability_automated_ingest.char_map_util import translate_path as translate
+
+    return translate(path, cls.character_map())
+
+
+def cleanup_sessions():
+    """Closes the connections of every cached python-irodsclient session."""
+    from .session import cleanup_all
+
+    cleanup_all()
+
+
 def describe_exception(exc, tb=None):
     """What Rust keeps of a failure: type, message, repr, full traceback text, frame reprs.
 
