@@ -723,6 +723,12 @@ fn damaged_messages_get_precise_errors() {
         }),
         Err(MessageError::UnsupportedContentType(_))
     ));
+    assert!(matches!(
+        decode_edited(|d| {
+            headers(d).insert("compression", "application/x-gzip");
+        }),
+        Err(MessageError::Invalid { field: "headers.compression", .. })
+    ));
     // Leniency Python also has: embed null or {}, eta with Z and nanoseconds, no offset.
     assert!(decode_edited(|d| set_body(d, "[[], {}, null]")).is_ok());
     assert!(decode_edited(|d| set_body(d, "[[], {}, {}]")).is_ok());

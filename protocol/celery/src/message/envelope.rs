@@ -221,8 +221,9 @@ impl Envelope {
         }
     }
 
-    /// The body parsed as JSON. Checks `content-type` (must be JSON when present) and
-    /// `content-encoding` (`utf-8`/`binary` when present).
+    /// The body parsed as JSON. Checks `content-type` (must be JSON when present),
+    /// `content-encoding` (`utf-8`/`binary` when present) and that the body is not compressed
+    /// (kombu's `compression` header).
     pub fn body_json(&self) -> Result<PyValue, MessageError> {
         if let Some(ct) = self.content_type()
             && ct != CONTENT_TYPE_JSON
@@ -233,6 +234,15 @@ impl Envelope {
             && !matches!(ce, "utf-8" | "utf8" | "binary")
         {
             return Err(MessageError::UnsupportedContentEncoding(ce.to_owned()));
+        }
+        if let Some(method) = self.headers().and_then(|h| h.get("compression")) {
+            return Err(MessageError::Invalid {
+                field: "headers.compression",
+                reason: format!(
+                    "compressed bodies ({}) are not supported; publish without compression",
+                    crate::json::py_repr(method)
+                ),
+            });
         }
         let bytes = self.body_bytes()?;
         if std::str::from_utf8(&bytes).is_err() {
