@@ -443,3 +443,38 @@ async fn pool_replaces_connections_the_server_dropped() {
         "a fresh connection replaced the dead one"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_large_puts_on_a_small_pool_do_not_deadlock() {
+    let server = TestServer::start();
+    // Two connections for three uploads that would each like three: every upload must make do
+    // with what is free instead of waiting for connections held by the others.
+    let pool = Pool::new(server.config(), PoolOptions { max_size: 2, ..Default::default() });
+    let mut uploads = Vec::new();
+    for i in 0..3 {
+        let local = server.local(&format!("c{i}.bin"));
+        let mut data = patterned(33 << 20);
+        data[0] = i as u8;
+        std::fs::write(&local, &data).unwrap();
+        let pool = pool.clone();
+        uploads.push(tokio::spawn(async move {
+            let logical = format!("{HOME}/c{i}.bin");
+            transfer::put_file(&pool, &local, &logical, &PutOptions::default())
+                .await
+                .map(|n| (local, logical, n))
+        }));
+    }
+    let mut done = Vec::new();
+    for upload in uploads {
+        // A generous bound that only a deadlock exceeds.
+        let joined = tokio::time::timeout(Duration::from_secs(300), upload).await.expect("uploads finish");
+        done.push(joined.unwrap().unwrap());
+    }
+    let mut conn = pool.get().await.unwrap();
+    for (local, logical, sent) in done {
+        assert_eq!(sent, 33 << 20);
+        let back = server.local("back.bin");
+        transfer::get_file(&mut conn, &logical, &back).await.unwrap();
+        assert_eq!(sha256_hex(&back), sha256_hex(&local), "{logical}");
+    }
+}

@@ -51,10 +51,23 @@ impl Pool {
         &self.inner.config
     }
 
-    /// A connection for exclusive use until the guard is dropped.
+    /// A connection for exclusive use until the guard is dropped; waits while `max_size`
+    /// connections are in use.
     pub async fn get(&self) -> Result<PooledConnection> {
         let permit =
             self.inner.permits.clone().acquire_owned().await.expect("the pool semaphore is never closed");
+        self.checkout(permit).await
+    }
+
+    /// Like [`Pool::get`] but without waiting: `None` when `max_size` connections are in use.
+    pub async fn try_get(&self) -> Result<Option<PooledConnection>> {
+        match self.inner.permits.clone().try_acquire_owned() {
+            Ok(permit) => self.checkout(permit).await.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn checkout(&self, permit: OwnedSemaphorePermit) -> Result<PooledConnection> {
         let reusable = {
             let mut idle = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();

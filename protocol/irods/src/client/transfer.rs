@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::connection::Connection;
 use super::error::{Error, Result};
 use super::io::OpenMode;
-use super::pool::Pool;
+use super::pool::{Pool, PooledConnection};
 use crate::consts::{kw, whence};
 use crate::messages::KeyValPair;
 
@@ -39,46 +39,79 @@ impl Default for PutOptions {
 }
 
 /// Uploads `local` to `logical`, overwriting an existing object. Returns the bytes sent.
+///
+/// Extra connections for a parallel upload are taken from the pool only if available right away
+/// (fewer streams otherwise), so concurrent uploads sharing a pool can never deadlock waiting for
+/// each other's connections. After a failure the connections involved are closed rather than
+/// returned to the pool, since descriptors may still be open on them.
 pub async fn put_file(pool: &Pool, local: &Path, logical: &str, put: &PutOptions) -> Result<u64> {
     let size = tokio::fs::metadata(local).await?.len();
     let mut primary = pool.get().await?;
     let parallel = put.threads > 1 && size > PARALLEL_THRESHOLD && primary.server_at_least(&[4, 2, 9]);
-    if !parallel {
-        return put_single(&mut primary, local, logical, &put.options).await;
+    let mut spare = Vec::new();
+    if parallel {
+        while spare.len() + 1 < put.threads {
+            match pool.try_get().await? {
+                Some(conn) => spare.push(conn),
+                None => break,
+            }
+        }
     }
-    let threads = put.threads as u64;
-    let mut options = put.options.clone();
+    let result = if spare.is_empty() {
+        put_single(&mut primary, local, logical, &put.options).await
+    } else {
+        put_parallel(&mut primary, spare, local, logical, size, &put.options).await
+    };
+    if result.is_err() {
+        drop(primary.detach());
+    }
+    result
+}
+
+async fn put_parallel(
+    primary: &mut Connection,
+    spare: Vec<PooledConnection>,
+    local: &Path,
+    logical: &str,
+    size: u64,
+    put_options: &KeyValPair,
+) -> Result<u64> {
+    let threads = spare.len() as u64 + 1;
+    let mut options = put_options.clone();
     options.set(kw::NUM_THREADS, threads.to_string());
     options.set(kw::DATA_SIZE, size.to_string());
     let fd = primary.open(logical, OpenMode::Write, options.clone()).await?;
     let info = primary.descriptor_info(fd).await?;
 
-    // Open the secondary streams on their own connections with the replica token.
-    let mut secondaries = Vec::new();
-    for _ in 1..threads {
-        let mut conn = pool.get().await?;
+    // Each secondary stream opens the same replica with the token, writes its range, and ends
+    // with REPLICA_CLOSE (no finalization); the primary writes the first range.
+    let span = size.div_ceil(threads);
+    let mut tasks = Vec::new();
+    for (i, mut conn) in spare.into_iter().enumerate() {
+        let start = span * (i as u64 + 1);
+        let end = (start + span).min(size);
+        let path = local.to_path_buf();
         let mut opts = KeyValPair::new();
         opts.set(kw::NUM_THREADS, threads.to_string());
         opts.set(kw::DATA_SIZE, size.to_string());
         opts.set(kw::RESC_HIER, &info.data_object_info.resource_hierarchy);
         opts.set(kw::REPLICA_TOKEN, &info.replica_token);
-        let sfd = conn.open(logical, OpenMode::AppendExisting, opts).await?;
-        secondaries.push((conn, sfd));
-    }
-
-    let span = size.div_ceil(threads);
-    let mut tasks = Vec::new();
-    for (i, (mut conn, sfd)) in secondaries.into_iter().enumerate() {
-        let start = span * (i as u64 + 1);
-        let end = (start + span).min(size);
-        let path = local.to_path_buf();
+        let logical = logical.to_string();
         tasks.push(tokio::spawn(async move {
-            let sent = send_range(&mut conn, sfd, &path, start, end).await?;
-            conn.replica_close(sfd, false).await?;
-            Ok::<u64, Error>(sent)
+            let result = async {
+                let sfd = conn.open(&logical, OpenMode::AppendExisting, opts).await?;
+                let sent = send_range(&mut conn, sfd, &path, start, end).await?;
+                conn.replica_close(sfd, false).await?;
+                Ok::<u64, Error>(sent)
+            }
+            .await;
+            if result.is_err() {
+                drop(conn.detach());
+            }
+            result
         }));
     }
-    let mut total = send_range(&mut primary, fd, local, 0, span.min(size)).await;
+    let mut total = send_range(primary, fd, local, 0, span.min(size)).await;
     for task in tasks {
         let sent = task.await.map_err(|e| Error::Protocol(format!("transfer task failed: {e}")))?;
         total = match (total, sent) {
