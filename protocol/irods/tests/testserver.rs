@@ -321,6 +321,10 @@ async fn large_parallel_put_is_read_back_by_prc_and_prc_put_is_read_by_rust() {
     assert_eq!(sent, 40 << 20);
     assert!(pool.idle_count() >= 3, "the parallel streams went back to the pool");
 
+    let fetched = server.local("big.back");
+    assert_eq!(transfer::get_file_pooled(&pool, &logical, &fetched, 3).await.unwrap(), 40 << 20);
+    assert_eq!(sha256_hex(&fetched), sha256_hex(&big), "parallel download");
+
     let seen = server.prc(&["describe", &logical]);
     assert_eq!(seen["size"], 40 << 20);
     assert_eq!(seen["replicas"], 1);

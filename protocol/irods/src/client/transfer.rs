@@ -158,6 +158,102 @@ async fn send_range(conn: &mut Connection, fd: i32, local: &Path, start: u64, en
     Ok(sent)
 }
 
+/// Downloads `logical` into `local` (created or truncated). Objects over 32 MiB are read through
+/// up to `threads` pool connections as python-irodsclient does (each secondary opens the replica
+/// with the primary's token, reads its range, and ends with REPLICA_CLOSE); connections that are
+/// not free right away are not waited for. Returns the size.
+pub async fn get_file_pooled(pool: &Pool, logical: &str, local: &Path, threads: usize) -> Result<u64> {
+    let mut primary = pool.get().await?;
+    let fd = primary.open(logical, OpenMode::Read, KeyValPair::new()).await?;
+    let result = async {
+        let size = primary.seek(fd, 0, whence::SEEK_END).await? as u64;
+        primary.seek(fd, 0, whence::SEEK_SET).await?;
+        let mut spare = Vec::new();
+        if threads > 1 && size > PARALLEL_THRESHOLD {
+            while spare.len() + 1 < threads {
+                match pool.try_get().await? {
+                    Some(conn) => spare.push(conn),
+                    None => break,
+                }
+            }
+        }
+        let file = tokio::fs::File::create(local).await?;
+        file.set_len(size).await?;
+        drop(file);
+        let n = spare.len() as u64 + 1;
+        let span = size.div_ceil(n);
+        let mut tasks = Vec::new();
+        if !spare.is_empty() {
+            let info = primary.descriptor_info(fd).await?;
+            for (i, mut conn) in spare.into_iter().enumerate() {
+                let start = span * (i as u64 + 1);
+                let end = (start + span).min(size);
+                let mut opts = KeyValPair::new();
+                opts.set(kw::NUM_THREADS, n.to_string());
+                opts.set(kw::DATA_SIZE, size.to_string());
+                opts.set(kw::RESC_HIER, &info.data_object_info.resource_hierarchy);
+                opts.set(kw::REPLICA_TOKEN, &info.replica_token);
+                let (logical, local) = (logical.to_string(), local.to_path_buf());
+                tasks.push(tokio::spawn(async move {
+                    let result = async {
+                        let sfd = conn.open(&logical, OpenMode::Read, opts).await?;
+                        let got = receive_range(&mut conn, sfd, &local, start, end).await?;
+                        conn.replica_close(sfd, false).await?;
+                        Ok::<u64, Error>(got)
+                    }
+                    .await;
+                    if result.is_err() {
+                        drop(conn.detach());
+                    }
+                    result
+                }));
+            }
+        }
+        let mut total = receive_range(&mut primary, fd, local, 0, span.min(size)).await;
+        for task in tasks {
+            let got = task.await.map_err(|e| Error::Protocol(format!("transfer task failed: {e}")))?;
+            total = match (total, got) {
+                (Ok(a), Ok(b)) => Ok(a + b),
+                (Err(e), _) | (_, Err(e)) => Err(e),
+            };
+        }
+        total
+    }
+    .await;
+    match result {
+        Ok(total) => {
+            primary.close(fd, KeyValPair::new()).await?;
+            Ok(total)
+        }
+        Err(e) => {
+            drop(primary.detach());
+            Err(e)
+        }
+    }
+}
+
+/// Reads bytes `start..end` of the object through `fd` into the same range of the local file.
+async fn receive_range(conn: &mut Connection, fd: i32, local: &Path, start: u64, end: u64) -> Result<u64> {
+    if start >= end {
+        return Ok(0);
+    }
+    let mut file = tokio::fs::OpenOptions::new().write(true).open(local).await?;
+    file.seek(std::io::SeekFrom::Start(start)).await?;
+    conn.seek(fd, start as i64, whence::SEEK_SET).await?;
+    let mut got = 0u64;
+    while start + got < end {
+        let want = ((end - start - got) as usize).min(PARALLEL_CHUNK);
+        let data = conn.read(fd, want).await?;
+        if data.is_empty() {
+            return Err(Error::Protocol(format!("object ended at {} before {end}", start + got)));
+        }
+        file.write_all(&data).await?;
+        got += data.len() as u64;
+    }
+    file.flush().await?;
+    Ok(got)
+}
+
 /// Downloads `logical` into `local` (created or truncated) over one connection. Returns the size.
 pub async fn get_file(conn: &mut Connection, logical: &str, local: &Path) -> Result<u64> {
     let fd = conn.open(logical, OpenMode::Read, KeyValPair::new()).await?;
