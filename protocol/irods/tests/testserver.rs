@@ -216,6 +216,13 @@ async fn descriptor_io_rename_checksum_unlink() {
 
     conn.unlink(&moved, true).await.unwrap();
     assert!(!conn.data_object_exists(&moved).await.unwrap());
+
+    // Without force the object goes to the trash.
+    let trashed = format!("{HOME}/trashed.txt");
+    transfer::write_from_slice(&mut conn, &trashed, b"t", KeyValPair::new()).await.unwrap();
+    conn.unlink(&trashed, false).await.unwrap();
+    assert!(!conn.data_object_exists(&trashed).await.unwrap());
+    assert!(conn.data_object_exists("/tempZone/trash/home/rods/trashed.txt").await.unwrap());
 }
 
 #[tokio::test]
