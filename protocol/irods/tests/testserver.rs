@@ -217,6 +217,12 @@ async fn descriptor_io_rename_checksum_unlink() {
     conn.unlink(&moved, true).await.unwrap();
     assert!(!conn.data_object_exists(&moved).await.unwrap());
 
+    // DATA_OBJ_CREATE makes an empty object.
+    let created = format!("{HOME}/created.txt");
+    let fd = conn.create(&created, KeyValPair::new()).await.unwrap();
+    conn.close(fd, KeyValPair::new()).await.unwrap();
+    assert_eq!(conn.stat(&created).await.unwrap().unwrap().1.obj_size, 0);
+
     // Without force the object goes to the trash.
     let trashed = format!("{HOME}/trashed.txt");
     transfer::write_from_slice(&mut conn, &trashed, b"t", KeyValPair::new()).await.unwrap();

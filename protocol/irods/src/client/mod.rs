@@ -16,7 +16,7 @@ mod pool;
 mod tls;
 pub mod transfer;
 
-pub use catalog::ObjectKind;
+pub use catalog::{ObjectKind, split_path};
 pub use collections::RemoveCollection;
 pub use connection::{CLIENT_API_VERSION, CLIENT_REL_VERSION, Connection, negotiate};
 pub use error::{Error, Result};
