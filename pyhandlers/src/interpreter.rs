@@ -18,9 +18,10 @@
 //! time). No `PYTHONPATH`, `PYTHONHOME` or `LD_LIBRARY_PATH` is needed.
 
 use std::ffi::CString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyTuple};
 
@@ -66,6 +67,12 @@ pub const VENV_VARIABLE: &str = "IRODS_INGEST_VENV";
 
 /// The venv `PYO3_PYTHON` belonged to when the crate was built, if it was one.
 pub const BUILD_VENV: Option<&str> = option_env!("IRODS_INGEST_BUILD_VENV");
+
+/// The base interpreter the crate was built against (`sys._base_executable` of `PYO3_PYTHON`).
+pub const BUILD_PYTHON: Option<&str> = option_env!("IRODS_INGEST_BUILD_PYTHON_EXECUTABLE");
+
+/// `X.Y` of the libpython this crate links.
+pub const BUILD_PYTHON_VERSION: &str = env!("IRODS_INGEST_BUILD_PYTHON_VERSION");
 
 impl PythonEnvironment {
     /// The venv directory to use, after applying the override variable.
@@ -200,11 +207,95 @@ pub(crate) fn setup(
     // Taken before attaching: a thread waiting here must not hold the GIL.
     let _serialised = SETUP_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let venv = environment.resolve();
+    if let Some(venv) = &venv {
+        check_venv_version(venv)?;
+    }
+    let program = match &venv {
+        Some(venv) => Some(venv.join("bin").join("python")),
+        None => BUILD_PYTHON.map(PathBuf::from),
+    };
+    if let Some(program) = program {
+        initialize_as(&program)?;
+    }
     Python::attach(|py| {
         let info = setup_attached(py, venv.as_ref(), package, log_level, runtime_id)
             .map_err(|err| StartError::Python(describe(py, &err)))?;
         Ok(info)
     })
+}
+
+/// A venv made from another Python version would hand its standard library to this libpython.
+fn check_venv_version(venv: &Path) -> Result<(), StartError> {
+    let config = std::fs::read_to_string(venv.join("pyvenv.cfg"))
+        .map_err(|e| StartError::Python(format!("{}: not a venv ({e})", venv.display())))?;
+    let version = config.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "version" || key.trim() == "version_info").then(|| value.trim().to_owned())
+    });
+    match version {
+        Some(v) if v != BUILD_PYTHON_VERSION && !v.starts_with(&format!("{BUILD_PYTHON_VERSION}.")) => {
+            Err(StartError::Python(format!(
+                "the venv {} is Python {v}, this binary embeds Python {BUILD_PYTHON_VERSION}",
+                venv.display()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Initialises CPython as if it had been started as `program` (the venv's `bin/python`, or the
+/// base interpreter): its path configuration then finds `pyvenv.cfg`, the base interpreter's
+/// standard library and the venv's site-packages exactly as the command-line `python` does. Left
+/// to itself, an embedded interpreter looks for `python3` on `PATH` and may take Debian's
+/// `/usr/lib/python3.11` for its standard library. No-op when Python is already running (then
+/// `runtime.setup` still puts the venv on `sys.path`).
+fn initialize_as(program: &Path) -> Result<(), StartError> {
+    use std::mem::MaybeUninit;
+    use std::os::unix::ffi::OsStrExt;
+
+    let program_c =
+        CString::new(program.as_os_str().as_bytes()).map_err(|e| StartError::Python(e.to_string()))?;
+    let failed = |status: ffi::PyStatus| -> Option<String> {
+        // SAFETY: status comes from the C API; err_msg is NULL or a static C string.
+        unsafe {
+            (ffi::PyStatus_Exception(status) != 0).then(|| {
+                if status.err_msg.is_null() {
+                    "unknown error".to_owned()
+                } else {
+                    std::ffi::CStr::from_ptr(status.err_msg).to_string_lossy().into_owned()
+                }
+            })
+        }
+    };
+    // SAFETY: the documented PyConfig sequence (init, set, initialize, clear) on a config that
+    // lives on this stack frame; pyo3 has not initialised Python (checked first), and its own
+    // initialisation later sees Py_IsInitialized() and does nothing. The GIL taken by
+    // initialisation is released at the end, as pyo3 does.
+    unsafe {
+        if ffi::Py_IsInitialized() != 0 {
+            return Ok(());
+        }
+        let mut config = MaybeUninit::<ffi::PyConfig>::zeroed();
+        let config = config.as_mut_ptr();
+        ffi::PyConfig_InitPythonConfig(config);
+        // The worker owns SIGINT/SIGTERM (pyo3 also initialises without signal handlers).
+        (*config).install_signal_handlers = 0;
+        let status = ffi::PyConfig_SetBytesString(config, &mut (*config).program_name, program_c.as_ptr());
+        if let Some(message) = failed(status) {
+            ffi::PyConfig_Clear(config);
+            return Err(StartError::Python(format!("configuring Python: {message}")));
+        }
+        let status = ffi::Py_InitializeFromConfig(config);
+        ffi::PyConfig_Clear(config);
+        if let Some(message) = failed(status) {
+            return Err(StartError::Python(format!(
+                "initialising Python as {}: {message}",
+                program.display()
+            )));
+        }
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
 }
 
 fn describe(py: Python<'_>, err: &PyErr) -> String {

@@ -41,3 +41,27 @@ fn loads_libpython_from_the_build_lib_dir() {
         assert!(std::env::var_os(variable).is_none(), "{variable} must not be needed");
     }
 }
+
+/// A binary linked against this crate, started with an empty environment (no PATH to a Python,
+/// no LD_LIBRARY_PATH that cargo would otherwise add): still pyenv's libpython and stdlib, still
+/// the venv's packages.
+#[test]
+fn an_executable_needs_no_environment() {
+    let program = env!("CARGO_BIN_EXE_handler_check");
+    let output =
+        std::process::Command::new(program).env_clear().env("PATH", "/usr/bin:/bin").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(report["version"].as_str().unwrap().starts_with("3.11.7 "), "{report}");
+    let venv = ingest_pyhandlers::interpreter::BUILD_VENV.unwrap();
+    assert_eq!(report["prefix"], venv);
+    assert_eq!(report["executable"], format!("{venv}/bin/python"));
+    let path: Vec<&str> =
+        report["sys_path"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(path.iter().all(|p| !p.starts_with("/usr/lib/python3")), "Debian's stdlib: {path:?}");
+    assert!(path.contains(&format!("{venv}/lib/python3.11/site-packages").as_str()), "{path:?}");
+    assert!(report["package"].as_str().unwrap().starts_with(venv));
+    // The hook's logger writes to stdout when meta.config.log.filename is None.
+    assert!(stdout.contains(r#""event": "hook ran""#), "{stdout}");
+}

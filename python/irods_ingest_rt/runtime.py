@@ -96,7 +96,10 @@ def setup(venv, package, log_level, runtime_id):
         logbridge.install_library_handler(runtime_id, log_level)
         return _info
 
-    venv_version = _use_venv(venv) if venv else None
+    venv_version = None
+    if venv and os.path.realpath(sys.prefix) != os.path.realpath(venv):
+        # Python was started by someone else before the runtime: add the venv by hand.
+        venv_version = _use_venv(venv)
     interrupt.install()
 
     import _irods_ingest_importer as importer
