@@ -23,6 +23,7 @@ pub mod codes {
     pub const SYS_INVALID_INPUT_PARAM: i32 = -130000;
     pub const SYS_INTERNAL_ERR: i32 = -154000;
     pub const SYS_REPLICA_DOES_NOT_EXIST: i32 = -164000;
+    pub const SYS_REPLICA_INACCESSIBLE: i32 = -168000;
     pub const USER_PACKSTRUCT_INPUT_ERR: i32 = -308000;
     pub const USER_FILE_DOES_NOT_EXIST: i32 = -310000;
     pub const OVERWRITE_WITHOUT_FORCE_FLAG: i32 = -312000;
@@ -39,6 +40,7 @@ pub mod codes {
     pub const UNIX_FILE_STAT_ERR: i32 = -516000;
     pub const UNIX_FILE_MKDIR_ERR: i32 = -520000;
     pub const UNIX_FILE_LSEEK_ERR: i32 = -518000;
+    pub const UNIX_FILE_TRUNCATE_ERR: i32 = -529000;
     pub const CAT_SQL_ERR: i32 = -806000;
     pub const CAT_NO_ROWS_FOUND: i32 = -808000;
     pub const CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME: i32 = -809000;

@@ -175,9 +175,8 @@ impl Session {
                 data_objects::grant_owner(db, replica.data_id, &user.name, &user.zone)?;
                 return Ok(OpenPlan { replica, created: true, truncate: true, helper: false });
             }
-            if create && !kv.contains("forceFlag") {
-                return Err(ApiError::new(codes::OVERWRITE_WITHOUT_FORCE_FLAG, format!("{path} exists")));
-            }
+            // A create (601) of an existing object overwrites it, as on iRODS 4.3 (PRC checks
+            // existence on the client side when asked not to force).
             if flags & O_EXCL != 0 && flags & O_CREAT != 0 {
                 return Err(ApiError::new(codes::OVERWRITE_WITHOUT_FORCE_FLAG, format!("{path} exists")));
             }
@@ -402,7 +401,8 @@ impl Session {
         drop(open.file);
         let want_checksum = open.cond_input.contains("regChksum") || open.cond_input.contains("verifyChksum");
         let checksum = if want_checksum { Some(vault::checksum(&open.phys_path)?) } else { None };
-        self.state.catalog.write(|db| {
+        let written = self.state.catalog.write(|db| {
+            let mut written = None;
             let mut replicas: Vec<Replica> = db
                 .prepare_cached("SELECT coll_id, data_name FROM r_data_main WHERE data_id = ?1 LIMIT 1")?
                 .query_row([open.data_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
@@ -421,13 +421,18 @@ impl Session {
                         None => {}
                     }
                     data_objects::update(db, replica)?;
+                    written = Some(replica.clone());
                 } else if open.modified && replica.status == GOOD {
                     replica.status = STALE;
                     data_objects::update(db, replica)?;
                 }
             }
-            Ok(())
-        })
+            Ok(written)
+        })?;
+        if let (Some(written), true, Some(user)) = (written, open.modified, self.user.clone()) {
+            self.replicate_within_root(&written, &user)?;
+        }
+        Ok(())
     }
 
     /// 20000: the L1 descriptor as JSON (PRC reads the replica token and the hierarchy).

@@ -14,6 +14,7 @@ mod objects;
 mod query;
 mod register;
 mod removal;
+mod replication;
 mod session;
 
 use std::collections::HashMap;

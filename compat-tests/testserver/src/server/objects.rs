@@ -101,21 +101,26 @@ impl Session {
     pub(super) fn data_obj_truncate(&mut self, packet: &Packet, json_reply: bool) -> ApiResult<Packet> {
         let input: DataObjInp = decode(packet)?;
         let path = paths::normalize(&input.obj_path)?;
-        if input.data_size < 0 {
-            return Err(ApiError::new(codes::SYS_INVALID_INPUT_PARAM, "negative size"));
-        }
         let size = input.data_size;
+        let kv = input.cond_input.clone();
         let replica = self.state.catalog.write(|db| {
             let located = locate(db, &path)?;
-            let mut replica = located
-                .replicas
-                .iter()
-                .find(|r| r.status == GOOD)
-                .or(located.replicas.first())
-                .cloned()
-                .ok_or_else(|| {
-                    ApiError::new(codes::OBJ_PATH_DOES_NOT_EXIST, format!("{path} does not exist"))
-                })?;
+            if located.replicas.is_empty() {
+                return Err(ApiError::new(codes::OBJ_PATH_DOES_NOT_EXIST, format!("{path} does not exist")));
+            }
+            let chosen = match (kv.get("replNum").and_then(|n| n.parse::<i64>().ok()), kv.get("rescName")) {
+                (Some(num), _) => located.replicas.iter().find(|r| r.repl_num == num),
+                (None, Some(name)) if !name.is_empty() => {
+                    located.replicas.iter().find(|r| r.resc_hier.split(';').next() == Some(name))
+                }
+                _ => located.replicas.iter().find(|r| r.status == GOOD).or(located.replicas.first()),
+            };
+            let mut replica = chosen.cloned().ok_or_else(|| {
+                ApiError::new(codes::SYS_REPLICA_INACCESSIBLE, format!("no replica of {path} matches"))
+            })?;
+            if size < 0 {
+                return Err(ApiError::new(codes::UNIX_FILE_TRUNCATE_ERR - libc::EINVAL, "negative size"));
+            }
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .open(&replica.path)
@@ -149,17 +154,18 @@ impl Session {
     /// 696: copies the good replica of one object to a new object.
     pub(super) fn data_obj_copy(&mut self, packet: &Packet) -> ApiResult<Packet> {
         let input: DataObjCopyInp = decode(packet)?;
-        let from = paths::normalize(&input.src.obj_path)?;
-        let to = paths::normalize(&input.dest.obj_path)?;
+        let bad_path = |e: ApiError| ApiError::new(codes::USER_INPUT_PATH_ERR, e.message);
+        let from = paths::normalize(&input.src.obj_path).map_err(bad_path)?;
+        let to = paths::normalize(&input.dest.obj_path).map_err(bad_path)?;
         let user = self.user()?.clone();
         let force = input.dest.cond_input.contains("forceFlag");
         let (source, target) = self.state.catalog.write(|db| {
-            let src = locate(db, &from)?;
+            let src = locate(db, &from).map_err(bad_path)?;
             let source =
                 src.replicas.iter().find(|r| r.status == GOOD).or(src.replicas.first()).cloned().ok_or_else(
-                    || ApiError::new(codes::OBJ_PATH_DOES_NOT_EXIST, format!("{from} does not exist")),
+                    || ApiError::new(codes::USER_INPUT_PATH_ERR, format!("{from} does not exist")),
                 )?;
-            let dest = locate(db, &to)?;
+            let dest = locate(db, &to).map_err(bad_path)?;
             if !dest.replicas.is_empty() {
                 if !force {
                     return Err(ApiError::new(codes::OVERWRITE_WITHOUT_FORCE_FLAG, format!("{to} exists")));

@@ -121,6 +121,7 @@ impl Session {
             api::DATA_OBJ_TRUNCATE_AN => self.data_obj_truncate(packet, false),
             api::REPLICA_TRUNCATE_AN => self.data_obj_truncate(packet, true),
             api::DATA_OBJ_COPY_AN => self.data_obj_copy(packet),
+            api::DATA_OBJ_REPL_AN => self.data_obj_repl(packet),
             api::OBJ_STAT_AN => self.obj_stat(packet),
             api::TOUCH_APN => self.touch(packet),
             api::PHY_PATH_REG_AN => self.phy_path_reg(packet),
