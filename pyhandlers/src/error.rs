@@ -37,19 +37,20 @@ impl fmt::Display for PythonException {
 pub enum HandlerError {
     /// Importing the handler source failed (syntax error, import error, module code raised).
     #[error("loading event handler {key}: {exception}")]
-    Load { key: String, exception: PythonException },
+    Load { key: String, exception: Box<PythonException> },
     /// The soft time limit interrupted the call (`SoftTimeLimitExceeded` raised in the hook).
     #[error("soft time limit exceeded: {0}")]
-    SoftTimeLimitExceeded(PythonException),
+    SoftTimeLimitExceeded(Box<PythonException>),
     /// The call was terminated on request (`Terminated` raised in the hook).
     #[error("terminated: {0}")]
-    Terminated(PythonException),
-    /// The Rust operation failed inside a hook and the exception reached the top unchanged.
+    Terminated(Box<PythonException>),
+    /// The Rust operation failed: run directly (no hooks, `exception` is None) or inside a hook
+    /// whose exception reached the top unchanged (`exception` has the traceback through the hooks).
     #[error("operation failed: {error}")]
-    Operation { error: OperationError, exception: PythonException },
+    Operation { error: OperationError, exception: Option<Box<PythonException>> },
     /// A hook or override raised.
     #[error("event handler raised {0}")]
-    Raised(PythonException),
+    Raised(Box<PythonException>),
     /// An override returned something its caller cannot use.
     #[error("event handler's {hook}() returned {repr}, expected {expected}")]
     InvalidReturn { hook: &'static str, repr: String, expected: String },
@@ -62,11 +63,11 @@ impl HandlerError {
     /// The Python exception behind the failure, if there is one.
     pub fn exception(&self) -> Option<&PythonException> {
         match self {
+            HandlerError::Operation { exception, .. } => exception.as_deref(),
             HandlerError::Load { exception, .. }
-            | HandlerError::Operation { exception, .. }
             | HandlerError::SoftTimeLimitExceeded(exception)
             | HandlerError::Terminated(exception)
-            | HandlerError::Raised(exception) => Some(exception),
+            | HandlerError::Raised(exception) => Some(&**exception),
             HandlerError::InvalidReturn { .. } | HandlerError::RuntimeStopped(_) => None,
         }
     }

@@ -91,16 +91,7 @@ impl Handler {
         let EventCall { event, meta, op, options, operation, limits } = call;
         if !self.inner.capabilities.runs_python(event) {
             let input = OperationInput { meta, options, op: op.map(HandlerChoice::Member) };
-            operation(input).await.map_err(|error| HandlerError::Operation {
-                exception: PythonException {
-                    type_name: "irods_ingest_rt.errors.OperationFailed".into(),
-                    message: error.message.clone(),
-                    repr: format!("OperationFailed({:?})", error.message),
-                    traceback: String::new(),
-                    frames: Vec::new(),
-                },
-                error,
-            })?;
+            operation(input).await.map_err(|error| HandlerError::Operation { error, exception: None })?;
             return Ok(EventOutcome { ran_python: false, operation_calls: 1, session_opened: false });
         }
         let inner = self.inner.clone();
@@ -428,10 +419,10 @@ fn enum_choice<T>(
     if value.is_none() {
         return Ok(HandlerChoice::None);
     }
-    if value.is_instance(class)? {
-        if let Some(member) = value.getattr("value")?.extract::<i64>().ok().and_then(from_value) {
-            return Ok(HandlerChoice::Member(member));
-        }
+    if value.is_instance(class)?
+        && let Some(member) = value.getattr("value")?.extract::<i64>().ok().and_then(from_value)
+    {
+        return Ok(HandlerChoice::Member(member));
     }
     Ok(HandlerChoice::Other { type_name: type_name(value), repr: repr_of(value) })
 }
@@ -439,7 +430,7 @@ fn enum_choice<T>(
 /// Classifies a Python exception that ended a call.
 pub(crate) fn python_error(py: Python<'_>, err: PyErr, state: &CallState) -> HandlerError {
     let g = globals();
-    let exception = describe(py, &err);
+    let exception = Box::new(describe(py, &err));
     let raised_by_operation = state
         .operation_error
         .lock()
@@ -448,7 +439,7 @@ pub(crate) fn python_error(py: Python<'_>, err: PyErr, state: &CallState) -> Han
         .filter(|(object, _)| object.as_ptr() == err.value(py).as_ptr())
         .map(|(_, error)| error);
     if let Some(error) = raised_by_operation {
-        return HandlerError::Operation { error, exception };
+        return HandlerError::Operation { error, exception: Some(exception) };
     }
     if err.is_instance(py, g.soft_time_limit.bind(py)) {
         HandlerError::SoftTimeLimitExceeded(exception)

@@ -129,6 +129,7 @@ pub(crate) fn clear_pending_interrupt(_py: Python<'_>) {
 }
 
 type Job = Box<dyn for<'py> FnOnce(Python<'py>) + Send>;
+type InterruptRequest = (Arc<CallState>, Interrupt);
 
 /// What a call's body gets besides the GIL.
 pub(crate) struct CallContext {
@@ -138,7 +139,7 @@ pub(crate) struct CallContext {
 
 pub(crate) struct Pool {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    interrupts: Mutex<Option<mpsc::Sender<(Arc<CallState>, Interrupt)>>>,
+    interrupts: Mutex<Option<mpsc::Sender<InterruptRequest>>>,
     threads: usize,
 }
 
@@ -287,7 +288,7 @@ fn python_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, runtime_id: u64) {
     });
 }
 
-fn interrupter_thread(requests: mpsc::Receiver<(Arc<CallState>, Interrupt)>) {
+fn interrupter_thread(requests: mpsc::Receiver<InterruptRequest>) {
     while let Ok((state, reason)) = requests.recv() {
         Python::attach(|py| deliver(py, &state, reason));
     }

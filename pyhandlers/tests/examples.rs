@@ -201,10 +201,10 @@ async fn a_key_is_loaded_once() {
 }
 
 fn with_redis(mut meta: ingest_pyhandlers::PyDict, port: u16) -> ingest_pyhandlers::PyDict {
-    if let Some(PyValue::Dict(config)) = meta.get_mut("config") {
-        if let Some(PyValue::Dict(redis)) = config.get_mut("redis") {
-            redis.insert("port", i64::from(port));
-        }
+    if let Some(PyValue::Dict(config)) = meta.get_mut("config")
+        && let Some(PyValue::Dict(redis)) = config.get_mut("redis")
+    {
+        redis.insert("port", i64::from(port));
     }
     meta
 }

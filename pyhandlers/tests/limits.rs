@@ -208,7 +208,9 @@ async fn a_failing_operation_is_reported_with_its_error_and_skips_post() {
         })
         .await
         .expect_err("the operation failed");
-    let HandlerError::Operation { error, exception } = &err else { panic!("unexpected {err:?}") };
+    let HandlerError::Operation { error, exception: Some(exception) } = &err else {
+        panic!("unexpected {err:?}")
+    };
     assert_eq!(error.message, "register refused");
     assert_eq!(exception.type_name, "irods_ingest_rt.errors.OperationFailed");
     assert!(log_events(&log).is_empty(), "post skipped");

@@ -47,10 +47,10 @@ async fn log_lines_match_the_reference_logger() {
     );
     let handler = load_source("logging", &hook).await;
     let mut meta = entry_meta(Some(&log), "/data/src", "/tempZone/home/rods");
-    if let Some(PyValue::Dict(config)) = meta.get_mut("config") {
-        if let Some(PyValue::Dict(log_config)) = config.get_mut("log") {
-            log_config.insert("level", "INFO");
-        }
+    if let Some(PyValue::Dict(config)) = meta.get_mut("config")
+        && let Some(PyValue::Dict(log_config)) = config.get_mut("log")
+    {
+        log_config.insert("level", "INFO");
     }
     let (operation, _) = recording_operation();
     handler

@@ -103,10 +103,10 @@ fn probe_meta(job: &str, key: &str, probe_file: &str, redis_port: u16) -> PyDict
     meta.insert("event_handler_key", key);
     meta.insert("probe_file", probe_file);
     meta.insert("idle_disconnect_seconds", 0.1f64);
-    if let Some(PyValue::Dict(config)) = meta.get_mut("config") {
-        if let Some(PyValue::Dict(redis)) = config.get_mut("redis") {
-            redis.insert("port", i64::from(redis_port));
-        }
+    if let Some(PyValue::Dict(config)) = meta.get_mut("config")
+        && let Some(PyValue::Dict(redis)) = config.get_mut("redis")
+    {
+        redis.insert("port", i64::from(redis_port));
     }
     meta
 }
