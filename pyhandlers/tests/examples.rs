@@ -258,3 +258,61 @@ async fn character_map_translates_like_the_reference() {
     assert_eq!(plain.translate_path(&path, &CallLimits::none()).await.unwrap(), None);
     fixture().runtime.cleanup_sessions().await.unwrap();
 }
+
+/// An operation error with an iRODS code reaches hooks as python-irodsclient's exception class,
+/// so a handler can catch it as it would in the reference; without hooks it comes straight back.
+#[tokio::test(flavor = "multi_thread")]
+async fn operation_errors_reach_hooks_as_irods_exceptions() {
+    let source = r#"
+import irods.exception
+from irods_capability_automated_ingest.core import Core
+
+class event_handler(Core):
+    @classmethod
+    def on_data_obj_create(cls, func, *args, **options):
+        try:
+            func(*args, **options)
+        except irods.exception.CATALOG_ALREADY_HAS_ITEM_BY_THAT_NAME as err:
+            args[1].info("already there", code=err.code)
+"#;
+    let handler = load_source("catch", source).await;
+    let failing = || {
+        ingest_pyhandlers::operation_fn(|_input| async {
+            Err(ingest_pyhandlers::OperationError::irods(-809000, "exists"))
+        })
+    };
+    let log = format!("/tmp/pyh-catch-{}.log", std::process::id());
+    let meta = entry_meta(Some(&log), "/data/src/a", "/tempZone/home/rods/a");
+    let outcome = handler
+        .on_event(EventCall {
+            event: Event::DataObjCreate,
+            meta: meta.clone(),
+            op: None,
+            options: options(&[]),
+            operation: failing(),
+            limits: CallLimits::none(),
+        })
+        .await
+        .expect("the handler caught it");
+    assert_eq!(outcome.operation_calls, 1);
+    let line: serde_json::Value = serde_json::from_str(&fixture().sink.lines_for(&log)[0]).unwrap();
+    assert_eq!(line["event"], "already there");
+    assert_eq!(line["code"], -809000);
+
+    // No hooks for modify: the operation runs without Python and its error comes back as is.
+    let err = handler
+        .on_event(EventCall {
+            event: Event::DataObjModify,
+            meta,
+            op: None,
+            options: options(&[]),
+            operation: failing(),
+            limits: CallLimits::none(),
+        })
+        .await
+        .expect_err("nobody catches it");
+    match err {
+        HandlerError::Operation { error, exception: None } => assert_eq!(error.irods_code, Some(-809000)),
+        other => panic!("{other:?}"),
+    }
+}
