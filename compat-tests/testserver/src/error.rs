@@ -27,7 +27,9 @@ pub mod codes {
     pub const USER_PACKSTRUCT_INPUT_ERR: i32 = -308000;
     pub const USER_FILE_DOES_NOT_EXIST: i32 = -310000;
     pub const OVERWRITE_WITHOUT_FORCE_FLAG: i32 = -312000;
+    pub const USER_CHKSUM_MISMATCH: i32 = -314000;
     pub const USER_INPUT_PATH_ERR: i32 = -317000;
+    pub const CHECK_VERIFICATION_RESULTS: i32 = -407000;
     pub const BAD_INPUT_DESC_INDEX: i32 = -345000;
     pub const CANT_UNREG_IN_VAULT_FILE: i32 = -355000;
     pub const OBJ_PATH_DOES_NOT_EXIST: i32 = -358000;
@@ -60,6 +62,7 @@ pub mod codes {
     pub const CAT_RESOURCE_NOT_EMPTY: i32 = -835000;
     pub const CAT_NOT_A_DATAOBJ_AND_NOT_A_COLLECTION: i32 = -836000;
     pub const CAT_UNKNOWN_RESOURCE: i32 = -852000;
+    pub const CAT_NO_CHECKSUM_FOR_REPLICA: i32 = -862000;
     pub const CAT_UNKNOWN_SPECIFIC_QUERY: i32 = -853000;
     pub const CAT_INVALID_OBJ_COUNT: i32 = -877000;
     pub const INPUT_ARG_NOT_WELL_FORMED_ERR: i32 = -1084000;

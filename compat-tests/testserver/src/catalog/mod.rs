@@ -5,6 +5,7 @@
 //! (no file I/O of any size happens while the lock is held), so a single writer is simpler than a
 //! pool and still sustains thousands of operations per second.
 
+pub mod access;
 pub mod collections;
 pub mod data_objects;
 pub mod metadata;

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult, codes};
 const STORAGE_TYPES: &[&str] = &["unixfilesystem", "univmss", "mockarchive"];
 /// Resource types that only coordinate children.
 const COORDINATING_TYPES: &[&str] =
-    &["passthru", "random", "replication", "roundrobin", "compound", "load_balanced"];
+    &["passthru", "random", "replication", "roundrobin", "compound", "load_balanced", "deferred"];
 
 /// A resource row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +105,6 @@ pub fn create(
     }
     let id = new_object_id(db)?;
     let now = now_ts();
-    let vault = if STORAGE_TYPES.contains(&kind) { vault } else { "" };
     db.execute(
         "INSERT INTO r_resc_main (resc_id, resc_name, zone_name, resc_type_name, resc_class_name, resc_net,
                                   resc_def_path, resc_context, create_ts, modify_ts)

@@ -7,7 +7,7 @@ use rusqlite::params;
 
 use super::data::locate;
 use super::session::{Session, decode, ok};
-use crate::catalog::{collections, metadata, now_ts, paths, resources, users};
+use crate::catalog::{access, collections, metadata, now_ts, paths, resources, users};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::password;
 
@@ -204,6 +204,7 @@ impl Session {
                 ));
             }
         };
+        let me = self.user()?.clone();
         self.state.catalog.write(|db| {
             let user = users::require(db, &user_name, &zone)?;
             let mut ids = Vec::new();
@@ -227,6 +228,10 @@ impl Session {
                     .first()
                     .ok_or_else(|| ApiError::new(codes::CAT_UNKNOWN_FILE, format!("{path} does not exist")))?;
                 ids.push(first.data_id);
+            }
+            // Only an owner (or an administrator) changes permissions.
+            for &id in ids.iter().take(1) {
+                access::require(db, &me, id, access::OWN, &path)?;
             }
             for id in ids {
                 match access_id {

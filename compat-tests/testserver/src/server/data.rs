@@ -16,7 +16,7 @@ use super::session::{Session, decode, ok, ok_with};
 use crate::catalog::data_objects::{self, GOOD, INTERMEDIATE, Replica, STALE};
 use crate::catalog::resources::{self, Placement};
 use crate::catalog::users::User;
-use crate::catalog::{DEFAULT_RESOURCE, collections, new_object_id, now_ts, paths};
+use crate::catalog::{DEFAULT_RESOURCE, access, collections, new_object_id, now_ts, paths};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::vault;
 
@@ -169,6 +169,7 @@ impl Session {
                     ));
                 }
                 paths::check_new_name(&located.name)?;
+                access::require(db, &user, located.coll.id, access::WRITE, &located.coll.name)?;
                 let placement = placement_for_write(db, &kv)?;
                 let replica = new_replica(db, &located, &path, &placement, &user, kv.get("dataType"))?;
                 data_objects::insert(db, &replica)?;
@@ -180,6 +181,8 @@ impl Session {
             if flags & O_EXCL != 0 && flags & O_CREAT != 0 {
                 return Err(ApiError::new(codes::OVERWRITE_WITHOUT_FORCE_FLAG, format!("{path} exists")));
             }
+            let needed = if writable { access::WRITE } else { access::READ };
+            access::require(db, &user, located.replicas[0].data_id, needed, &path)?;
             if !writable {
                 let replica = replica_for_read(db, &located.replicas, &kv)?.clone();
                 return Ok(OpenPlan { replica, created: false, truncate: false, helper: false });

@@ -8,11 +8,38 @@ use serde_json::{Value, json};
 use super::data::locate;
 use super::session::{Session, decode, ok, ok_with};
 use crate::catalog::metadata::{self, Avu};
-use crate::catalog::{collections, paths, resources, users};
+use crate::catalog::{access, collections, paths, resources, users};
 use crate::error::{ApiError, ApiResult, codes};
 
 /// Resolves an `imeta` target (`-d path`, `-C path`, `-R name`, `-u name[#zone]`) to its id.
 fn object_id(db: &Connection, kind: &str, name: &str) -> ApiResult<i64> {
+    object_id_for(db, kind, name, None)
+}
+
+/// Like [`object_id`], also checking that `user` may change the target's metadata
+/// (modify_metadata on objects and collections; resources and users need an admin).
+fn object_id_for(db: &Connection, kind: &str, name: &str, user: Option<&users::User>) -> ApiResult<i64> {
+    let id = object_id_unchecked(db, kind, name)?;
+    if let Some(user) = user.filter(|u| !u.is_admin()) {
+        match kind.trim_start_matches('-') {
+            "d" | "data_object" | "C" | "c" | "collection" => {
+                access::require(db, user, id, MODIFY_METADATA, name)?;
+            }
+            _ => {
+                return Err(ApiError::new(
+                    codes::CAT_INSUFFICIENT_PRIVILEGE_LEVEL,
+                    "only administrators annotate resources and users",
+                ));
+            }
+        }
+    }
+    Ok(id)
+}
+
+/// `modify_metadata` access level.
+const MODIFY_METADATA: i64 = 1080;
+
+fn object_id_unchecked(db: &Connection, kind: &str, name: &str) -> ApiResult<i64> {
     match kind.trim_start_matches('-') {
         "d" | "data_object" => {
             let path = paths::normalize(name)?;
@@ -46,6 +73,7 @@ impl Session {
     pub(super) fn mod_avu_metadata(&mut self, packet: &Packet) -> ApiResult<Packet> {
         let input: ModAvuMetadataInp = decode(packet)?;
         let op = input.arg(0).to_string();
+        let user = self.user()?.clone();
         let args: Vec<String> = (0..10).map(|i| input.arg(i).to_string()).collect();
         self.state.catalog.write(|db| {
             let avu = |a: usize| Avu {
@@ -54,22 +82,24 @@ impl Session {
                 units: args[a + 2].clone(),
             };
             match op.as_str() {
-                "add" | "adda" => metadata::add(db, object_id(db, &args[1], &args[2])?, &avu(3)),
-                "set" => metadata::set(db, object_id(db, &args[1], &args[2])?, &avu(3)),
+                "add" | "adda" => {
+                    metadata::add(db, object_id_for(db, &args[1], &args[2], Some(&user))?, &avu(3))
+                }
+                "set" => metadata::set(db, object_id_for(db, &args[1], &args[2], Some(&user))?, &avu(3)),
                 "rm" | "rmw" => {
-                    let id = object_id(db, &args[1], &args[2])?;
+                    let id = object_id_for(db, &args[1], &args[2], Some(&user))?;
                     let target = avu(3);
                     metadata::remove(db, id, &target, !target.units.is_empty(), op == "rmw").map(|_| ())
                 }
                 "rmi" => {
-                    let id = object_id(db, &args[1], &args[2])?;
+                    let id = object_id_for(db, &args[1], &args[2], Some(&user))?;
                     let meta_id = args[3]
                         .parse()
                         .map_err(|_| ApiError::new(codes::CAT_INVALID_ARGUMENT, "rmi needs a metadata id"))?;
                     metadata::remove_by_id(db, id, meta_id).map(|_| ())
                 }
                 "mod" => {
-                    let id = object_id(db, &args[1], &args[2])?;
+                    let id = object_id_for(db, &args[1], &args[2], Some(&user))?;
                     let old = avu(3);
                     // arg5 is the units only if it is not already one of the n:/v:/u: changes.
                     let (old, changes_from) = if ["n:", "v:", "u:"].iter().any(|p| old.units.starts_with(p)) {
@@ -95,7 +125,7 @@ impl Session {
                 }
                 "cp" => {
                     let from = object_id(db, &args[1], &args[3])?;
-                    let to = object_id(db, &args[2], &args[4])?;
+                    let to = object_id_for(db, &args[2], &args[4], Some(&user))?;
                     metadata::copy(db, from, to)
                 }
                 other => Err(ApiError::new(
@@ -128,6 +158,7 @@ impl Session {
             _ => return Err(malformed("entity_type")),
         };
         let admin_mode = request.get("admin_mode").and_then(Value::as_bool).unwrap_or(false);
+        let user = self.user()?.clone();
         if admin_mode && !self.user()?.is_admin() {
             return Err(ApiError::new(codes::CAT_INSUFFICIENT_PRIVILEGE_LEVEL, "admin_mode needs rodsadmin"));
         }
@@ -138,8 +169,9 @@ impl Session {
             .ok_or_else(|| malformed("operations"))?;
         let failure = std::cell::RefCell::new(None);
         let result = self.state.catalog.write(|db| {
-            let id = object_id(db, kind, name)
+            object_id(db, kind, name)
                 .map_err(|e| ApiError::new(e.code, format!("Entity does not exist [entity_name={name}]")))?;
+            let id = object_id_for(db, kind, name, if admin_mode { None } else { Some(&user) })?;
             for (index, op) in operations.iter().enumerate() {
                 let text = |k: &str| op.get(k).and_then(Value::as_str).unwrap_or("").to_string();
                 let avu = Avu { attribute: text("attribute"), value: text("value"), units: text("units") };

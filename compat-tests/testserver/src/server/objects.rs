@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use irods_proto::Packet;
-use irods_proto::messages::{BinBytesBuf, DataObjCopyInp, DataObjInp, StrPi};
+use irods_proto::messages::{BinBytesBuf, DataObjCopyInp, DataObjInp, RErrMsg, RError, StrPi};
 use serde_json::Value;
 
 use super::data::{locate, new_replica, placement_for_write};
@@ -60,8 +60,10 @@ impl Session {
         let path = paths::normalize(&input.obj_path)?;
         let kv = &input.cond_input;
         let repl_num = kv.get("replNum").and_then(|v| v.parse::<i64>().ok());
+        let resc = kv.get("rescName").filter(|v| !v.is_empty()).map(str::to_string);
         let force = kv.contains("forceChksum");
-        let all = kv.contains("ChksumAll");
+        let verify = kv.contains("verifyChksum");
+        let all = kv.contains("ChksumAll") || verify;
         let replicas = self.state.catalog.read(|db| {
             let located = locate(db, &path)?;
             if located.replicas.is_empty() {
@@ -71,14 +73,18 @@ impl Session {
         })?;
         let chosen: Vec<_> = replicas
             .into_iter()
-            .filter(|r| match repl_num {
-                Some(n) => r.repl_num == n,
-                None => all || r.status == GOOD,
+            .filter(|r| match (repl_num, &resc) {
+                (Some(n), _) => r.repl_num == n,
+                (None, Some(name)) => r.resc_hier.split(';').next() == Some(name.as_str()),
+                (None, None) => all || r.status == GOOD,
             })
             .collect();
         let Some(first) = chosen.first().cloned() else {
             return Err(ApiError::new(codes::SYS_REPLICA_DOES_NOT_EXIST, "no matching replica"));
         };
+        if verify {
+            return self.verify_checksums(&chosen);
+        }
         let mut result = String::new();
         for mut replica in chosen {
             if !replica.checksum.is_empty() && !force {
@@ -95,6 +101,43 @@ impl Session {
             }
         }
         ok_with(0, &StrPi { my_str: result })
+    }
+
+    /// `verifyChksum`: report replicas without a checksum or whose file no longer matches it, as
+    /// iRODS does — CHECK_VERIFICATION_RESULTS with a JSON list and one error-stack entry each.
+    fn verify_checksums(&self, replicas: &[data_objects::Replica]) -> ApiResult<Packet> {
+        let mut problems = Vec::new();
+        for replica in replicas {
+            if replica.checksum.is_empty() {
+                problems.push((
+                    codes::CAT_NO_CHECKSUM_FOR_REPLICA,
+                    format!("No Checksum Available for Replica [{}]", replica.repl_num),
+                ));
+            } else if vault::checksum(Path::new(&replica.path))? != replica.checksum {
+                problems.push((
+                    codes::USER_CHKSUM_MISMATCH,
+                    format!(
+                        "Computed checksum does not match what is in the catalog for Replica [{}]",
+                        replica.repl_num
+                    ),
+                ));
+            }
+        }
+        if problems.is_empty() {
+            let sum = replicas.first().map(|r| r.checksum.clone()).unwrap_or_default();
+            return ok_with(0, &StrPi { my_str: sum });
+        }
+        let report: Vec<serde_json::Value> = problems
+            .iter()
+            .map(|(code, message)| serde_json::json!({"error_code": code, "message": message}))
+            .collect();
+        let stack =
+            RError { messages: problems.into_iter().map(|(status, msg)| RErrMsg { status, msg }).collect() };
+        Ok(Packet::api_reply(
+            codes::CHECK_VERIFICATION_RESULTS,
+            &StrPi { my_str: serde_json::Value::Array(report).to_string() },
+        )
+        .with_error(&stack))
     }
 
     /// 652 and 802: truncate a replica's file to `dataSize`.

@@ -13,7 +13,7 @@ use super::session::{Session, decode, ok};
 use crate::catalog::data_objects::{self, GOOD, Replica};
 use crate::catalog::resources::{self, Placement};
 use crate::catalog::users::User;
-use crate::catalog::{DEFAULT_RESOURCE, collections, paths};
+use crate::catalog::{DEFAULT_RESOURCE, access, collections, paths};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::vault;
 
@@ -126,6 +126,10 @@ impl Session {
                 ));
             }
             let located = locate(db, &path)?;
+            match located.replicas.first() {
+                Some(existing) => access::require(db, &user, existing.data_id, access::WRITE, &path)?,
+                None => access::require(db, &user, located.coll.id, access::WRITE, &located.coll.name)?,
+            }
             let placement = placement_for_register(db, &kv)?;
             if kv.contains("regRepl") {
                 if located.replicas.is_empty() {
@@ -208,11 +212,13 @@ impl Session {
             return ok(0);
         }
         let all = params.contains("all");
+        let user = self.user()?.clone();
         self.state.catalog.write(|db| {
             let located = locate(db, &path)?;
             if located.replicas.is_empty() {
                 return Err(ApiError::new(codes::CAT_NO_ROWS_FOUND, format!("{path} does not exist")));
             }
+            access::require(db, &user, located.replicas[0].data_id, access::WRITE, &path)?;
             let targets: Vec<i64> = if all {
                 located.replicas.iter().map(|r| r.repl_num).collect()
             } else if !info.resc_hier.is_empty() {

@@ -12,7 +12,7 @@ use super::data::locate;
 use super::session::{Session, decode, ok, ok_with};
 use crate::catalog::data_objects::{self, GOOD, Replica};
 use crate::catalog::users::User;
-use crate::catalog::{collections, paths, resources};
+use crate::catalog::{access, collections, paths, resources};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::vault;
 
@@ -96,6 +96,7 @@ impl Session {
             if located.replicas.is_empty() {
                 return Err(ApiError::new(codes::CAT_NO_ROWS_FOUND, format!("{path} does not exist")));
             }
+            access::require(db, &user, located.replicas[0].data_id, access::DELETE, &path)?;
             if unregister {
                 return drop_replicas(db, &located.replicas, false);
             }
@@ -121,11 +122,13 @@ impl Session {
         let unregister = is_unregister(input.opr_type, kv);
         let repl_num = kv.get("replNum").and_then(|v| v.parse::<i64>().ok());
         let resc = kv.get("rescName").filter(|v| !v.is_empty()).map(str::to_string);
+        let user = self.user()?.clone();
         let trimmed = self.state.catalog.write(|db| {
             let located = locate(db, &path)?;
             if located.replicas.is_empty() {
                 return Err(ApiError::new(codes::CAT_NO_ROWS_FOUND, format!("{path} does not exist")));
             }
+            access::require(db, &user, located.replicas[0].data_id, access::DELETE, &path)?;
             let matches: Vec<Replica> = located
                 .replicas
                 .iter()
@@ -159,6 +162,9 @@ impl Session {
         self.state.catalog.write(|db| {
             if let Some((parent, name)) = paths::split(&path) {
                 paths::check_new_name(name)?;
+                if !recursive && let Some(parent_coll) = collections::find(db, parent)? {
+                    access::require(db, &user, parent_coll.id, access::WRITE, parent)?;
+                }
                 if let Some(parent_coll) = collections::find(db, parent)?
                     && data_objects::exists(db, parent_coll.id, name)?
                 {
@@ -169,6 +175,15 @@ impl Session {
                 }
             }
             if recursive {
+                if collections::find(db, &path)?.is_none() {
+                    let mut ancestor = paths::split(&path).map(|(p, _)| p.to_string()).unwrap_or_default();
+                    while collections::find(db, &ancestor)?.is_none() {
+                        ancestor =
+                            paths::split(&ancestor).map(|(p, _)| p.to_string()).unwrap_or_else(|| "/".into());
+                    }
+                    let existing = collections::require(db, &ancestor)?;
+                    access::require(db, &user, existing.id, access::WRITE, &ancestor)?;
+                }
                 collections::create_all(db, &path, &user.name, &user.zone)
             } else {
                 collections::create(db, &path, &user.name, &user.zone)
@@ -202,6 +217,7 @@ impl Session {
             let coll = collections::find(db, &path)?.ok_or_else(|| {
                 ApiError::new(codes::CAT_UNKNOWN_COLLECTION, format!("collection {path} does not exist"))
             })?;
+            access::require(db, &user, coll.id, access::DELETE, &path)?;
             let parent = paths::split(&path).map(|(p, _)| p.to_string()).unwrap_or_default();
             let mut count = 0;
             if !recursive {

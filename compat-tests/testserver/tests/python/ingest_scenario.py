@@ -256,6 +256,17 @@ def main():
         check(owner == "alice", f"owner {owner}")
         alice.data_objects.unlink(alice_home + "/in/a.txt", **options)
         check(session.data_objects.exists(f"/{ZONE}/trash/home/alice/in/a.txt"), "alice's trash")
+        try:
+            alice.data_objects.register(alice_src, HOME + "/not_alices.txt",
+                                        **dict(options, dataSize="7", dataModify="1600000000"))
+            raise AssertionError("alice registered into rods's home")
+        except ex.CAT_NO_ACCESS_PERMISSION:
+            pass
+        try:
+            alice.collections.create(HOME + "/not_alices")
+            raise AssertionError("alice created a collection in rods's home")
+        except ex.CAT_NO_ACCESS_PERMISSION:
+            pass
     with iRODSSession(host=ENV["irods_host"], port=ENV["irods_port"], user="alice", zone=ZONE,
                       password="alicepw") as plain_alice:
         check(plain_alice.collections.exists(f"/{ZONE}/home/alice"), "alice logs in with her password")
