@@ -95,3 +95,53 @@ pub fn trace_line(level: i32, line: &str) {
         tracing::debug!(target: TARGET, "{line}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn default_sink_appends_to_the_file_and_to_the_worker_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("job.log");
+        std::fs::write(&file, "earlier line\n").unwrap();
+        let destination =
+            LogDestination { filename: Some(file.to_str().unwrap().to_owned()), ..LogDestination::default() };
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        let sink = DefaultLogSink::new();
+        tracing::subscriber::with_default(subscriber, || {
+            sink.write(Some(&destination), 20, r#"{"event": "first"}"#);
+            sink.write(Some(&destination), 40, r#"{"event": "second"}"#);
+            sink.write(None, 30, "irods.connection: library record");
+        });
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text, "earlier line\n{\"event\": \"first\"}\n{\"event\": \"second\"}\n");
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        assert!(lines[0].contains("INFO") && lines[0].contains(r#"{"event": "first"}"#), "{log}");
+        assert!(lines[1].contains("ERROR") && lines[1].contains("second"), "{log}");
+        assert!(lines[2].contains("WARN") && lines[2].contains("library record"), "{log}");
+        assert!(lines.iter().all(|l| l.contains("ingest_pyhandlers::handler")), "{log}");
+    }
+}
