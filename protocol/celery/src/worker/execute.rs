@@ -1,10 +1,12 @@
 //! Running one task: ack policy, time limits, cancellation, and what each outcome stores, emits
 //! and does to the message.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -86,7 +88,17 @@ pub(crate) async fn execute(w: Arc<Inner>, mut d: Delivery, _slot: OwnedSemaphor
             None => std::future::pending().await,
         }
     };
-    let run = (task.run)(d.request.clone(), ctx.clone());
+    // A panicking task fails like a raising one; it must not take the message state with it.
+    let run = AssertUnwindSafe((task.run)(d.request.clone(), ctx.clone())).catch_unwind().map(|out| {
+        out.unwrap_or_else(|panic| {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(TaskError::failure("RuntimeError", format!("task panicked: {what}")))
+        })
+    });
     // Termination is checked first: a task that notices the cancellation token and returns in
     // the same instant was still terminated.
     let ending = tokio::select! {
