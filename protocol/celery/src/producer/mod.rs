@@ -104,7 +104,15 @@ pub fn task_envelope(
         b = b.priority(p.clamp(0, 255) as u8);
     }
     if options.time_limit.is_some() || options.soft_time_limit.is_some() {
-        b = b.time_limit(TimeLimit::secs_f64(options.time_limit, options.soft_time_limit));
+        // Whole seconds go out as ints (`[null, 3600]`, as Python callers usually send them).
+        let whole =
+            |t: Option<f64>| t.is_none_or(|t| t.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&t));
+        let limit = if whole(options.time_limit) && whole(options.soft_time_limit) {
+            TimeLimit::secs(options.time_limit.map(|t| t as u64), options.soft_time_limit.map(|t| t as u64))
+        } else {
+            TimeLimit::secs_f64(options.time_limit, options.soft_time_limit)
+        };
+        b = b.time_limit(limit);
     }
     if let Some(parent) = &options.parent_id {
         b = b.parent_id(parent.as_str());
@@ -122,4 +130,36 @@ pub fn task_envelope(
 /// This machine's host name (what Celery puts after the `@`).
 pub fn local_hostname() -> String {
     hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "localhost".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn envelope_carries_what_python_would_send() {
+        let options = SendOptions::to_queue("path")
+            .task_id("id-1")
+            .priority(5)
+            .countdown(Duration::from_secs(30))
+            .time_limits(None, Some(3600.0))
+            .parent("parent-1", "root-1");
+        let (id, envelope) =
+            task_envelope("pkg.sync_path", vec![PyValue::from("/src/a")], PyDict::new(), &options, "w1@host")
+                .unwrap();
+        assert_eq!(id, "id-1");
+        let text = envelope.to_json();
+        assert!(text.contains(r#""timelimit": [null, 3600]"#), "{text}");
+        assert!(text.contains(r#""root_id": "root-1", "parent_id": "parent-1""#), "{text}");
+        assert!(text.contains(r#""argsrepr": "('/src/a',)""#), "{text}");
+        assert!(text.contains(r#""origin": "w1@host""#), "{text}");
+        assert!(
+            text.contains(r#""delivery_info": {"exchange": "", "routing_key": "path"}, "priority": 5"#),
+            "{text}"
+        );
+        let headers = envelope.headers().unwrap();
+        assert!(headers.get("eta").and_then(PyValue::as_str).is_some_and(|eta| eta.ends_with("+00:00")));
+    }
 }

@@ -11,7 +11,8 @@ pub enum Recovery {
     /// kombu's behaviour, safe next to Python workers: the visibility timeout stays at the
     /// transport option (default 3600 s) and scores are never refreshed.
     Mixed,
-    /// Only Rust workers consume these queues: a short visibility timeout, and every live worker
+    /// Only Rust workers consume from this broker database and key prefix (`unacked` is shared by
+    /// all its queues): a short visibility timeout, and every live worker
     /// refreshes the `unacked_index` score of what it holds, so only a dead holder's messages age
     /// out. Never use it next to Python workers: they do not refresh their scores, so Rust
     /// workers would restore (and run twice) messages that live Python workers still hold.
