@@ -66,7 +66,7 @@ def run_module(binary, module, keep, timeout):
             [sys.executable, "-m", "pytest", os.path.join(TEST_DIR, module + ".py"), "-q", "-p", "no:cacheprovider",
              f"--junitxml={junit}", "-o", "junit_family=xunit1"],
             env=env, cwd=root, stdout=open(os.path.join(root, "pytest.log"), "w"), stderr=subprocess.STDOUT,
-            timeout=timeout * 20)
+            timeout=timeout * 10)
     except subprocess.TimeoutExpired:
         pass
     finally:
@@ -115,7 +115,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("modules", nargs="*", default=DEFAULT_MODULES)
     parser.add_argument("--keep", action="store_true", help="keep every module's temp dir (logs, data)")
-    parser.add_argument("--timeout", type=int, default=120, help="per-test timeout in seconds (pytest-timeout)")
+    parser.add_argument("--timeout", type=int, default=900, help="per-test timeout in seconds (pytest-timeout)")
     args = parser.parse_args()
     binary = os.environ.get("IRODS_TESTSERVER")
     if not binary or not os.path.exists(binary):

@@ -148,6 +148,8 @@ impl Session {
         let kv = input.cond_input.clone();
         let flags = if create { O_CREAT | O_TRUNC | 1 } else { input.open_flags };
         let writable = flags & 3 != 0;
+        let announced_size =
+            kv.get("dataSize").and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(input.data_size);
         let token_owner = kv
             .get("replicaToken")
             .filter(|t| !t.is_empty())
@@ -171,7 +173,10 @@ impl Session {
                 paths::check_new_name(&located.name)?;
                 access::require(db, &user, located.coll.id, access::WRITE, &located.coll.name)?;
                 let placement = placement_for_write(db, &kv)?;
-                let replica = new_replica(db, &located, &path, &placement, &user, kv.get("dataType"))?;
+                let mut replica = new_replica(db, &located, &path, &placement, &user, kv.get("dataType"))?;
+                // The size a client announces (parallel puts send the total) is recorded while the
+                // replica is intermediate; closing sets the real size.
+                replica.size = announced_size.max(0);
                 data_objects::insert(db, &replica)?;
                 data_objects::grant_owner(db, replica.data_id, &user.name, &user.zone)?;
                 return Ok(OpenPlan { replica, created: true, truncate: true, helper: false });
