@@ -57,3 +57,22 @@ fn global_keyprefix_is_shared_with_python() {
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut env.broker()).unwrap();
     assert!(keys.iter().all(|k| k.starts_with("pfx:")), "unprefixed broker keys: {keys:?}");
 }
+
+#[test]
+fn higher_priority_runs_first_once_the_window_has_room() {
+    let env = Env::start();
+    // Window of one message, held until the task ends: nothing else is prefetched meanwhile.
+    let worker = env.rust_worker("rs4", "rq", &["-c", "1", "--prefetch-multiplier", "1", "--acks-late"]);
+    env.client(&["send", "demo.sleep", "[300]", "--queue", "rq", "--id", "blocker"]);
+    assert!(test_support::wait_until(common::PATIENCE, || worker.log_text().contains("id=blocker")));
+    env.client(&["send", "demo.add", "[1, 1]", "--queue", "rq", "--id", "low", "--priority", "9"]);
+    env.client(&["send", "demo.add", "[2, 2]", "--queue", "rq", "--id", "high", "--priority", "0"]);
+    env.client(&["revoke", "blocker", "--terminate"]);
+    for id in ["low", "high"] {
+        let result = env.python_result(id, 60);
+        assert_eq!(result.as_dict().unwrap().get("status").and_then(|s| s.as_str()), Some("SUCCESS"));
+    }
+    let log = worker.log_text();
+    let position = |id: &str| log.find(&format!("started task=demo.add id={id}")).expect(id);
+    assert!(position("high") < position("low"), "priority 0 must run before 9:\n{log}");
+}
