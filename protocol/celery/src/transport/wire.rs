@@ -5,8 +5,7 @@
 //! nothing (lone surrogates, big ints, unknown headers) is lost on the way round.
 
 use crate::json::{self, PyValue};
-use crate::message::Envelope;
-use crate::message::unacked::UnackedEntry;
+use crate::message::{Envelope, UnackedEntry};
 
 /// Delivery facts of an envelope: enough to hold, ack, restore and route it.
 #[derive(Clone, Debug, PartialEq)]
