@@ -1,8 +1,8 @@
 //! Administration: users, groups and resources (701 GENERAL_ADMIN, 714 USER_ADMIN), access
 //! control (707), and the one rule PRC's tests run (625 with `msiSleep`).
 
-use irods_proto::messages::GeneralAdminInp;
-use irods_proto::{Packet, xml};
+use irods_proto::Packet;
+use irods_proto::messages::{ExecMyRuleInp, GeneralAdminInp, ModAccessControlInp, RuleExecDelInp};
 use rusqlite::params;
 
 use super::data::locate;
@@ -180,15 +180,12 @@ impl Session {
     /// str *zone; str *path. Grants (`read`, `write`, `own`, `null` to revoke) on one object or
     /// collection (recursively when asked). `inherit`/`noinherit` are accepted and ignored.
     pub(super) fn mod_access_control(&mut self, packet: &Packet) -> ApiResult<Packet> {
-        let el = xml::parse(&packet.body)
-            .map_err(|e| ApiError::new(codes::SYS_PACK_INSTRUCT_FORMAT_ERR, e.to_string()))?;
-        let recursive = el.get_int("recursiveFlag").unwrap_or(0) != 0;
-        let level = el.get_str("accessLevel");
-        let level = level.trim_start_matches("admin:");
-        let path = paths::normalize(&el.get_str("path"))?;
-        let user_name = el.get_str("userName");
-        let user_zone = el.get_str("zone");
-        let zone = if user_zone.is_empty() { self.zone().to_string() } else { user_zone };
+        let input: ModAccessControlInp = decode(packet)?;
+        let recursive = input.recursive_flag != 0;
+        let level = input.access_level.trim_start_matches("admin:");
+        let path = paths::normalize(&input.path)?;
+        let user_name = input.user_name.clone();
+        let zone = if input.zone.is_empty() { self.zone().to_string() } else { input.zone.clone() };
         if matches!(level, "inherit" | "noinherit") {
             return ok(0);
         }
@@ -257,9 +254,7 @@ impl Session {
     /// `delay('<EF>...</EF>') { ... }` is queued in the rule-exec table (never run) so it can be
     /// queried and removed. Anything else is SYS_NOT_SUPPORTED.
     pub(super) fn exec_my_rule(&mut self, packet: &Packet) -> ApiResult<Packet> {
-        let el = xml::parse(&packet.body)
-            .map_err(|e| ApiError::new(codes::SYS_PACK_INSTRUCT_FORMAT_ERR, e.to_string()))?;
-        let rule = el.get_str("myRule");
+        let rule = decode::<ExecMyRuleInp>(packet)?.my_rule;
         if rule.contains("delay(") {
             let frequency = rule
                 .split_once("<EF>")
@@ -298,10 +293,9 @@ impl Session {
 
     /// 624: removes a queued delayed rule (`RULE_EXEC_DEL_INP_PI` = str ruleExecId).
     pub(super) fn rule_exec_del(&mut self, packet: &Packet) -> ApiResult<Packet> {
-        let el = xml::parse(&packet.body)
-            .map_err(|e| ApiError::new(codes::SYS_PACK_INSTRUCT_FORMAT_ERR, e.to_string()))?;
-        let id: i64 = el
-            .get_str("ruleExecId")
+        let input: RuleExecDelInp = decode(packet)?;
+        let id: i64 = input
+            .rule_exec_id
             .trim()
             .parse()
             .map_err(|_| ApiError::new(codes::SYS_INVALID_INPUT_PARAM, "ruleExecId is not a number"))?;

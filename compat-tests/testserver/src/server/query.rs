@@ -1,7 +1,7 @@
 //! GenQuery1 (702) and specific queries (722): translate, run against the catalog, page through the shared cursors.
 
 use irods_proto::Packet;
-use irods_proto::messages::{GenQueryInp, GenQueryOut};
+use irods_proto::messages::{GenQueryInp, GenQueryOut, SpecificQueryInp};
 
 use super::session::{Session, decode, ok_with};
 use crate::error::{ApiError, ApiResult, codes};
@@ -40,14 +40,13 @@ impl Session {
     /// SPECIFIC_QUERY (722). The catalog uses iRODS's table and column names, so SQL registered for a real ICAT
     /// runs here as long as SQLite understands it. Only read-only statements run.
     pub(super) fn specific_query(&mut self, packet: &Packet) -> ApiResult<Packet> {
-        let el = irods_proto::xml::parse(&packet.body)
-            .map_err(|e| ApiError::new(codes::SYS_PACK_INSTRUCT_FORMAT_ERR, e.to_string()))?;
-        let target = el.get_str("sql");
-        let args: Vec<String> = (1..=10).filter_map(|i| el.get_opt_str(&format!("arg{i}"))).collect();
+        let input: SpecificQueryInp = decode(packet)?;
+        let target = input.sql.clone();
+        let args: Vec<String> = input.args.iter().flatten().cloned().collect();
         let paging = Paging {
-            max_rows: el.get_int("maxRows").unwrap_or(0),
-            continue_inx: el.get_int("continueInx").unwrap_or(0),
-            row_offset: el.get_int("rowOffset").unwrap_or(0),
+            max_rows: input.max_rows,
+            continue_inx: input.continue_inx,
+            row_offset: input.row_offset,
         };
         let mut cursors = self.state.cursors.lock().unwrap_or_else(|p| p.into_inner());
         let page = self.state.catalog.read(|db| {

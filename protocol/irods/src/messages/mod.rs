@@ -9,6 +9,7 @@ mod common;
 mod connect;
 mod data_obj;
 mod genquery;
+mod rules_acl;
 
 pub use admin::{GeneralAdminInp, MiscSvrInfo, ModAvuMetadataInp};
 pub use auth::{AuthRequestOut, AuthResponseInp};
@@ -23,3 +24,4 @@ pub use data_obj::{
     RodsObjStat,
 };
 pub use genquery::{GenQueryInp, GenQueryOut, SqlResult};
+pub use rules_acl::{ExecMyRuleInp, ModAccessControlInp, RuleExecDelInp, SpecificQueryInp};
