@@ -142,6 +142,19 @@ impl Session {
 
     /// 652 and 802: truncate a replica's file to `dataSize`.
     pub(super) fn data_obj_truncate(&mut self, packet: &Packet, json_reply: bool) -> ApiResult<Packet> {
+        let result = self.truncate_replica(packet, json_reply);
+        match result {
+            // REPLICA_TRUNCATE answers failures with a JSON message too (python-irodsclient reads it).
+            Err(error) if json_reply => {
+                let body = StrPi { my_str: serde_json::json!({"message": error.message}).to_string() };
+                Ok(Packet::api_reply(error.code, &body)
+                    .with_error(&RError::single(error.code, error.message)))
+            }
+            other => other,
+        }
+    }
+
+    fn truncate_replica(&mut self, packet: &Packet, json_reply: bool) -> ApiResult<Packet> {
         let input: DataObjInp = decode(packet)?;
         let path = paths::normalize(&input.obj_path)?;
         let size = input.data_size;
