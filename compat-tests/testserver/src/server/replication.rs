@@ -107,7 +107,7 @@ impl Session {
             }
         })?;
         for (source, target, is_new) in jobs {
-            let granted = is_new.then(|| target.data_id);
+            let granted = is_new.then_some(target.data_id);
             copy_into(self, &source, target, is_new)?;
             if let Some(data_id) = granted {
                 self.state
