@@ -114,6 +114,7 @@ CREATE TABLE IF NOT EXISTS r_data_main (
     UNIQUE (coll_id, data_name, data_repl_num)
 );
 CREATE INDEX IF NOT EXISTS idx_data_coll_name ON r_data_main (coll_id, data_name);
+CREATE INDEX IF NOT EXISTS idx_data_path ON r_data_main (data_path);
 
 CREATE TABLE IF NOT EXISTS r_meta_main (
     meta_id INTEGER PRIMARY KEY,

@@ -89,7 +89,7 @@ pub(super) fn new_replica(
         resc_name: placement.leaf.name.clone(),
         resc_hier: placement.hierarchy.clone(),
         resc_id: placement.leaf.id,
-        path: vault::physical_path(&placement.leaf.vault, path).to_string_lossy().into_owned(),
+        path: unused_physical_path(db, &vault::physical_path(&placement.leaf.vault, path).to_string_lossy())?,
         owner: user.name.clone(),
         owner_zone: user.zone.clone(),
         status: INTERMEDIATE,
@@ -99,6 +99,29 @@ pub(super) fn new_replica(
         create_ts: now.clone(),
         modify_ts: now,
     })
+}
+
+/// A vault path for a new replica that no file and no other replica uses. Logical renames and the
+/// trash leave files where they are, so the natural path may still hold an older object's file;
+/// like iRODS on a collision, a numeric suffix keeps the two apart.
+fn unused_physical_path(db: &Connection, natural: &str) -> ApiResult<String> {
+    let taken = |candidate: &str| -> ApiResult<bool> {
+        if std::path::Path::new(candidate).exists() {
+            return Ok(true);
+        }
+        let mut stmt = db.prepare_cached("SELECT 1 FROM r_data_main WHERE data_path = ?1 LIMIT 1")?;
+        Ok(stmt.exists([candidate])?)
+    };
+    if !taken(natural)? {
+        return Ok(natural.to_string());
+    }
+    for attempt in 0..1000u32 {
+        let candidate = format!("{natural}.{}", rand::random::<u32>() ^ attempt);
+        if !taken(&candidate)? {
+            return Ok(candidate);
+        }
+    }
+    Err(ApiError::new(codes::UNIX_FILE_CREATE_ERR, format!("no free physical path near {natural}")))
 }
 
 /// Picks the replica a read should use: `resc_hier`, else `rescName` (a root), else the first

@@ -146,6 +146,7 @@ def main():
 
     step("PUT small file (single stream) to the default resource and to a root passthru")
     small = write_file(os.path.join(SCRATCH, "put", "small.bin"), os.urandom(5000))
+    small_copy = write_file(os.path.join(SCRATCH, "put", "small.orig"), open(small, "rb").read())
     session.data_objects.put(small, BASE + "/a/small.bin", **options)
     session.data_objects.put(small, BASE + "/a/small_pt.bin", **dict(options, destRescName="pt"))
     check(replicas_of(session, BASE + "/a/small_pt.bin")[0][DataObject.resc_hier] == "pt;leaf", "put via passthru")
@@ -198,6 +199,11 @@ def main():
     check(not session.data_objects.exists(BASE + "/a/small_pt.bin"), "object left its collection")
     trashed = f"/{ZONE}/trash/home/rods/ingest_scenario/a/small_pt.bin"
     check(session.data_objects.exists(trashed), "object is in the trash")
+
+    step("a new object at a trashed object's path does not overwrite the trashed file")
+    session.data_objects.put(small, BASE + "/a/small_pt.bin", **dict(options, destRescName="pt"))
+    check(session.data_objects.open(trashed, "r").read() == open(small_copy, "rb").read(), "trashed content kept")
+    session.data_objects.unlink(BASE + "/a/small_pt.bin", force=True, **options)
 
     step("NO_TRASH: forced unlink deletes vault files, only unregisters files outside the vault")
     vault_path = session.data_objects.get(BASE + "/a/small.bin").replicas[0].path
