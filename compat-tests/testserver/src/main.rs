@@ -1,4 +1,5 @@
-//! `irods-testserver --port N --data-dir DIR [--env-file F] [--resource NAME:TYPE[:PARENT]]...`
+//! `irods-testserver --port N --data-dir DIR [--env-file F] [--resource NAME:TYPE[:PARENT]]...
+//! [--user NAME:TYPE[:PASSWORD]]...`
 //!
 //! Serves zone `tempZone` on 127.0.0.1 with admin `rods`/`rods` and root resource `demoResc`
 //! (vault `DIR/Vault`); the SQLite catalog in `DIR` survives restarts. `--env-file` writes an
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use irods_testserver::catalog::{self, Catalog, resources};
+use irods_testserver::catalog::{self, Catalog, resources, users};
 use irods_testserver::server::{ServerState, serve};
 use tokio::net::TcpListener;
 use tracing::info;
@@ -34,6 +35,10 @@ struct Args {
     /// `leaf:unixfilesystem:pt`). Storage resources get the vault DIR/NAME_vault.
     #[arg(long = "resource", value_name = "NAME:TYPE[:PARENT]")]
     resources: Vec<String>,
+    /// Extra user, created if missing: NAME:TYPE[:PASSWORD] with TYPE rodsuser or rodsadmin
+    /// (e.g. `alice:rodsuser:secret`); the password is (re)set on every start.
+    #[arg(long = "user", value_name = "NAME:TYPE[:PASSWORD]")]
+    users: Vec<String>,
     /// Host name resources report as their location.
     #[arg(long)]
     host: Option<String>,
@@ -54,6 +59,10 @@ fn main() -> anyhow::Result<()> {
     let catalog = Catalog::open(&args.data_dir, &host)?;
     for spec in &args.resources {
         declare_resource(&catalog, spec).with_context(|| format!("--resource {spec}"))?;
+    }
+    for spec in &args.users {
+        declare_user(&catalog, spec)
+            .with_context(|| format!("--user {}", spec.split(':').next().unwrap_or("")))?;
     }
     let state = Arc::new(ServerState::new(catalog));
 
@@ -97,6 +106,27 @@ fn declare_resource(catalog: &Catalog, spec: &str) -> anyhow::Result<()> {
                 if child.parent.is_none() {
                     resources::add_child(db, parent, name, "")?;
                 }
+            }
+            Ok(())
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Creates a user given as NAME:TYPE[:PASSWORD] unless it exists, and sets its password.
+fn declare_user(catalog: &Catalog, spec: &str) -> anyhow::Result<()> {
+    let mut parts = spec.splitn(3, ':');
+    let (Some(name), Some(kind)) = (parts.next(), parts.next()) else {
+        anyhow::bail!("expected NAME:TYPE or NAME:TYPE:PASSWORD");
+    };
+    let password = parts.next();
+    catalog
+        .write(|db| {
+            let id = match users::find(db, name, catalog::ZONE)? {
+                Some(user) => user.id,
+                None => users::create_user(db, name, kind, catalog::ZONE)?,
+            };
+            if let Some(password) = password {
+                users::set_password(db, id, password)?;
             }
             Ok(())
         })

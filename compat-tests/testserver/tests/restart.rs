@@ -1,5 +1,5 @@
-//! The catalog and vault live in the data directory and survive a restart; resources declared on
-//! the command line are created once and found again.
+//! The catalog and vault live in the data directory and survive a restart; resources and users
+//! declared on the command line are created once and found again.
 
 mod common;
 
@@ -33,7 +33,10 @@ fn catalog_and_vault_survive_a_restart() {
     let data_dir = data.path().join("data");
     let data_arg = data_dir.to_string_lossy().into_owned();
     {
-        let server = TestServer::start_in(&data_arg, &["--resource", "extra:unixfilesystem"]);
+        let server = TestServer::start_in(
+            &data_arg,
+            &["--resource", "extra:unixfilesystem", "--user", "bob:rodsuser:bobpw"],
+        );
         run_python(
             &server.env_file,
             &format!(
@@ -43,13 +46,18 @@ fn catalog_and_vault_survive_a_restart() {
             ),
         );
     }
-    let server = TestServer::start_in(&data_arg, &["--resource", "extra:unixfilesystem"]);
+    let server = TestServer::start_in(
+        &data_arg,
+        &["--resource", "extra:unixfilesystem", "--user", "bob:rodsuser:bobpw"],
+    );
     let out = run_python(
         &server.env_file,
         &format!(
             "{SESSION}o = s.data_objects.get('/tempZone/home/rods/kept/x')\n\
-             print(o.open('r').read().decode(), o.resource_name, [(m.name, m.value) for m in o.metadata.items()])\n"
+             print(o.open('r').read().decode(), o.resource_name, [(m.name, m.value) for m in o.metadata.items()])\n\
+             b = iRODSSession(host='127.0.0.1', port=s.port, user='bob', zone='tempZone', password='bobpw')\n\
+             print(b.collections.get('/tempZone/home/bob').owner_name)\n"
         ),
     );
-    assert_eq!(out.trim(), "persisted extra [('a', 'v')]");
+    assert_eq!(out.trim(), "persisted extra [('a', 'v')]\nbob");
 }
