@@ -45,6 +45,13 @@ impl PyValue {
     }
 }
 
+impl std::fmt::Display for PyValue {
+    /// Writes `json.dumps(value)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_json())
+    }
+}
+
 impl PyDict {
     /// Serialises as Python's `json.dumps(dict)` would.
     pub fn to_json(&self) -> String {

@@ -128,6 +128,11 @@ impl PyValue {
         }
     }
 
+    /// `value[key]` for a dict value; `None` for other types or a missing key.
+    pub fn get(&self, key: &str) -> Option<&PyValue> {
+        self.as_dict()?.get(key)
+    }
+
     /// Python truthiness (`bool(x)`).
     pub fn is_truthy(&self) -> bool {
         match self {
