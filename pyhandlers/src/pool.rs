@@ -248,27 +248,39 @@ fn run_call<R>(
 ) -> Result<R, HandlerError> {
     let state = &context.state;
     let g = globals();
-    {
+    // No Python runs while `phase` is locked: Python code may hand the GIL to the interrupter,
+    // which would then wait for `phase` while holding the GIL.
+    let wake = g.begin_call.call0(py).map_err(|e| python_error(py, e, state))?;
+    let fired = {
         let mut phase = lock(&state.phase);
-        if let Some(reason) = state.fired() {
-            *phase = Phase::Done;
-            drop(phase);
-            let err = match exception_class(py, reason).call0() {
-                Ok(instance) => PyErr::from_value(instance),
-                Err(err) => err,
-            };
-            return Err(python_error(py, err, state));
+        match state.fired() {
+            Some(reason) => {
+                *phase = Phase::Done;
+                Some(reason)
+            }
+            None => {
+                // SAFETY: attached; returns the current thread's identifier.
+                let thread = unsafe { ffi::PyThread_get_thread_ident() };
+                *phase = Phase::Running { thread, wake };
+                None
+            }
         }
-        let wake = g.begin_call.call0(py).map_err(|e| python_error(py, e, state))?;
-        // SAFETY: attached; returns the current thread's identifier.
-        let thread = unsafe { ffi::PyThread_get_thread_ident() };
-        *phase = Phase::Running { thread, wake };
+    };
+    if let Some(reason) = fired {
+        let _ = g.end_call.call0(py);
+        let err = match exception_class(py, reason).call0() {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(err) => err,
+        };
+        return Err(python_error(py, err, state));
     }
     let result = body(py, context);
-    // Still attached: no interrupt can be delivered between clearing and marking the call done.
+    // Still attached, so the interrupter cannot run between these two steps: no interrupt can
+    // be left pending for the thread's next call.
     clear_pending_interrupt(py);
+    let finished = std::mem::replace(&mut *lock(&state.phase), Phase::Done);
+    drop(finished);
     let _ = g.end_call.call0(py);
-    *lock(&state.phase) = Phase::Done;
     result
 }
 
