@@ -83,6 +83,41 @@ async fn hooks_use_a_real_session() {
     let server = start_server();
     data_obj_create_pre_and_post_annotates_the_parent_collection(&server).await;
     metadata_example_records_the_file_mode(&server).await;
+    as_user_acts_as_the_client_user(&server).await;
+}
+
+const AS_ALICE: &str = r#"
+from irods_capability_automated_ingest.core import Core
+
+class event_handler(Core):
+    @staticmethod
+    def as_user(meta, **options):
+        return ("tempZone", "alice")
+
+    @staticmethod
+    def pre_coll_create(hdlr_mod, logger, session, meta, *args, **options):
+        session.collections.create(meta["target"])
+"#;
+
+/// `as_user` makes the hooks' session a proxy session (`rods` acting for `alice`): what a hook
+/// creates belongs to alice.
+async fn as_user_acts_as_the_client_user(server: &Server) {
+    prc(server, &["mkuser", "alice"]);
+    let handler = load_source("as_alice", AS_ALICE).await;
+    let target = "/tempZone/home/alice/made_by_hook";
+    let (operation, _) = recording_operation();
+    handler
+        .on_event(EventCall {
+            event: Event::CollCreate,
+            meta: entry_meta(None, "/data/src/dir", target),
+            op: None,
+            options: options(&[]),
+            operation,
+            limits: CallLimits::none(),
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{}", e.traceback()));
+    assert_eq!(prc(server, &["owner", target]), "alice");
 }
 
 async fn data_obj_create_pre_and_post_annotates_the_parent_collection(server: &Server) {
