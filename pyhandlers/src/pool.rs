@@ -31,7 +31,8 @@ use crate::interpreter::globals;
 use crate::operation::OperationError;
 
 /// Limits for one call, usually the task's: Celery's soft time limit as a deadline, and a token
-/// for `revoke(terminate=True)`.
+/// for `revoke(terminate=True)`. A deadline is watched by the awaiting future, so calls with one
+/// must be awaited on a tokio runtime with timers enabled.
 #[derive(Debug, Clone, Default)]
 pub struct CallLimits {
     /// When reached while the call runs (or waits for a thread), `SoftTimeLimitExceeded` is raised

@@ -65,3 +65,20 @@ fn an_executable_needs_no_environment() {
     // The hook's logger writes to stdout when meta.config.log.filename is None.
     assert!(stdout.contains(r#""event": "hook ran""#), "{stdout}");
 }
+
+/// `IRODS_INGEST_VENV` overrides the build's venv (deployments); a directory that is not a venv
+/// is refused with a clear error instead of running without the packages.
+#[test]
+fn the_venv_override_is_honoured() {
+    let not_a_venv = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_handler_check"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("IRODS_INGEST_VENV", not_a_venv.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not a venv"), "{stderr}");
+    assert!(stderr.contains(&not_a_venv.path().display().to_string()), "{stderr}");
+}
