@@ -120,7 +120,7 @@ def run_module(module):
                                  "--appendonly", "no", "--dir", module_dir], 6379, env)
         services.start("moto", [os.path.join(VENV, "bin", "moto_server"), "-H", "127.0.0.1", "-p", "19000"],
                        19000, env)
-        server_env = dict(env, NO_COLOR="1", IRODS_TESTSERVER_LOG=os.environ.get("IRODS_TESTSERVER_LOG", "info"))
+        server_env = dict(env, NO_COLOR="1", IRODS_TESTSERVER_LOG=os.environ.get("IRODS_TESTSERVER_LOG", "debug"))
         services.start("testserver", [os.environ["REFSUITE_TESTSERVER"], "--port", "1247",
                                       "--data-dir", VAR_LIB_IRODS, "--host", IRODS_HOST,
                                       "--env-file", os.path.join(module_dir, "irods_environment.json")],
