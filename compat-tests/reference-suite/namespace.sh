@@ -27,9 +27,11 @@ for entry in /*; do
     if [[ -L $entry ]]; then
         cp -P "$entry" "$root/$name"
     elif [[ -d $entry ]]; then
-        # Our own mount point lies under /tmp, which is not bound, so the tree never contains itself.
         mkdir "$root/$name"
         mount --rbind "$entry" "$root/$name"
+        # Our own mount point lies inside the log directory; drop its copy so the tree does not
+        # contain itself.
+        if mountpoint -q "$root$root"; then umount -R -l "$root$root"; fi
     else
         touch "$root/$name"
         mount --bind "$entry" "$root/$name"
