@@ -272,3 +272,71 @@ fn result_metas_are_accepted_by_async_result_get() {
         ]
     );
 }
+
+const BROADCASTS: &str = r#"
+import sys, time
+from celery import Celery
+import redis
+
+url = sys.argv[1]
+app = Celery("probe", broker=url)
+r = redis.Redis.from_url(url)
+sub = r.pubsub()
+sub.psubscribe("*")
+sub.get_message(timeout=2)
+app.control.broadcast("ping", destination=["w1@h", "w2@h"], reply=False)
+app.control.broadcast("rate_limit", arguments={"task_name": "t", "rate_limit": "10/m"},
+                      pattern="w*", matcher="glob")
+app.control.revoke(["a", "b"], terminate=True, signal="SIGKILL")
+app.control.broadcast("shutdown", destination=["w1@h"])
+app.control.ping(timeout=0.2)
+app.control.inspect(timeout=0.2, destination=["w1@h"]).active()
+deadline = time.time() + 2
+while time.time() < deadline:
+    m = sub.get_message(timeout=0.2)
+    if m and m["type"] == "pmessage":
+        print(m["channel"].hex(), m["data"].hex())
+"#;
+
+/// Control requests of every shape Python sends decode and rebuild to the same bytes.
+#[test]
+fn control_broadcasts_from_python_rebuild_identically() {
+    use celery_proto::message::{ControlMessage, Envelope};
+    let redis = test_support::RedisServer::start();
+    let out = Command::new(test_support::venv_python())
+        .arg("-c")
+        .arg(BROADCASTS)
+        .arg(redis.url(3))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut methods = Vec::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let (channel, data) = line.split_once(' ').unwrap();
+        assert_eq!(unhex(channel), b"/3.celery.pidbox");
+        let data = unhex(data);
+        let msg = ControlMessage::decode(&data).unwrap();
+        let mut rebuilt = ControlMessage::build(&msg.request, msg.clock.unwrap(), msg.expires);
+        rebuilt.set_delivery_tag(Envelope::decode(&data).unwrap().delivery_tag().unwrap());
+        assert_eq!(String::from_utf8_lossy(&rebuilt.to_bytes()), String::from_utf8_lossy(&data));
+        let r = &msg.request;
+        match r.method.as_str() {
+            "ping" if r.reply_to.is_none() => {
+                assert_eq!(r.destination.as_deref(), Some(&["w1@h".to_owned(), "w2@h".to_owned()][..]));
+                assert!(r.is_for_destination("w2@h") && !r.is_for_destination("w3@h"));
+            }
+            "rate_limit" => {
+                assert_eq!((r.pattern.as_deref(), r.matcher.as_deref()), (Some("w*"), Some("glob")));
+                assert_eq!(r.arguments.get("rate_limit").and_then(PyValue::as_str), Some("10/m"));
+            }
+            "revoke" => assert_eq!(r.arguments.get("signal").and_then(PyValue::as_str), Some("SIGKILL")),
+            "ping" | "active" => {
+                assert!(r.ticket.is_some());
+                assert_eq!(r.reply_to.as_ref().unwrap().exchange, "reply.celery.pidbox");
+            }
+            _ => {}
+        }
+        methods.push(r.method.clone());
+    }
+    assert_eq!(methods, ["ping", "rate_limit", "revoke", "shutdown", "ping", "active"]);
+}
