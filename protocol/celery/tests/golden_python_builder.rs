@@ -340,3 +340,65 @@ fn control_broadcasts_from_python_rebuild_identically() {
     }
     assert_eq!(methods, ["ping", "rate_limit", "revoke", "shutdown", "ping", "active"]);
 }
+
+const EVENTS: &str = r#"
+import sys, time
+from celery import Celery
+import redis
+
+url = sys.argv[1]
+app = Celery("probe", broker=url)
+r = redis.Redis.from_url(url)
+sub = r.pubsub()
+sub.psubscribe("*")
+sub.get_message(timeout=2)
+with app.connection_for_write() as conn:
+    d = app.events.Dispatcher(conn, hostname="w@h", buffer_group={"task"}, buffer_limit=2)
+    d.send("worker-online", freq=2.0, active=0, processed=0, loadavg=[0.1, 0.2, 0.3],
+           sw_ident="py-celery", sw_ver="5.6.3", sw_sys="Linux")
+    d.send("task-received", uuid="u1", name="t", args="(1,)", kwargs="{}", root_id="u1",
+           parent_id=None, retries=0, eta=None, expires=None)
+    d.send("task-succeeded", uuid="u1", result="'caf\udce9'", runtime=0.125)
+    d.flush()
+    d.close()
+deadline = time.time() + 2
+while time.time() < deadline:
+    m = sub.get_message(timeout=0.2)
+    if m and m["type"] == "pmessage":
+        print(m["channel"].hex(), m["data"].hex())
+"#;
+
+/// Single and batched (`task.multi`) events from Python's dispatcher rebuild identically.
+#[test]
+fn events_from_python_rebuild_identically() {
+    use celery_proto::message::{Envelope, EventMessage};
+    let redis = test_support::RedisServer::start();
+    let out =
+        Command::new(test_support::venv_python()).arg("-c").arg(EVENTS).arg(redis.url(4)).output().unwrap();
+    assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut keys = Vec::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let (channel, data) = line.split_once(' ').unwrap();
+        let channel = String::from_utf8(unhex(channel)).unwrap();
+        let data = unhex(data);
+        let ev = EventMessage::decode(&data).unwrap();
+        assert_eq!(channel, format!("/4.celeryev/{}", ev.routing_key));
+        let rebuilt_message = match &ev.body {
+            PyValue::List(_) => {
+                EventMessage::multi(ev.hostname.clone(), ev.events().into_iter().cloned().collect())
+            }
+            _ => EventMessage::single(ev.hostname.clone(), ev.events()[0].clone()).unwrap(),
+        };
+        let mut rebuilt = rebuilt_message.to_envelope();
+        rebuilt.set_delivery_tag(Envelope::decode(&data).unwrap().delivery_tag().unwrap());
+        assert_eq!(String::from_utf8_lossy(&rebuilt.to_bytes()), String::from_utf8_lossy(&data));
+        keys.push((ev.routing_key.clone(), ev.events().len()));
+        if ev.routing_key == "task.multi" && !ev.events().is_empty() {
+            let result = ev.events()[1].get("result").and_then(PyValue::as_py_str).unwrap();
+            assert_eq!(&*result.to_fs_bytes().unwrap(), b"'caf\xe9'");
+        }
+    }
+    // Closing the dispatcher flushes once more: Python publishes an empty batch too.
+    let keys: Vec<(&str, usize)> = keys.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    assert_eq!(keys, [("worker.online", 1), ("task.multi", 2), ("task.multi", 0)]);
+}
