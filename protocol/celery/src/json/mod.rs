@@ -34,7 +34,7 @@ pub use string::{FsEncodeError, PyStr};
 pub use value::{PyDict, PyValue};
 
 impl PyValue {
-    /// Parses JSON text as Python's `json.loads` would (see [`parse`]).
+    /// Parses JSON text as Python's `json.loads` would (see [`parse()`]).
     pub fn from_json(input: &[u8]) -> Result<PyValue, JsonError> {
         parse(input)
     }

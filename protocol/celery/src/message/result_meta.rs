@@ -149,7 +149,8 @@ pub struct ExtendedMeta {
 }
 
 /// The meta dict. Field order on the wire is Celery's: `status`, `result`, `traceback`,
-/// `children`, `date_done`, [`group_id`], [`parent_id`], [extended fields], extras, `task_id`.
+/// `children`, `date_done`, then `group_id`, `parent_id` and the extended fields when set,
+/// the extras, and `task_id` last.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResultMeta {
     /// State.
