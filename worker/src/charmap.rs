@@ -34,8 +34,10 @@ pub enum CharMapError {
     BadTemplate { template: String, message: String },
     #[error("character_map rule failed: {0}")]
     RuleFailed(String),
-    #[error("character_map maps every radix character, so no suffix can be written")]
-    NoRadixCharacters,
+    /// The map leaves fewer than two of `0-9a-zA-Z` unchanged. With none the reference raises
+    /// `ZeroDivisionError`; with exactly one it loops forever (`divmod(n, 1)` never shrinks `n`).
+    #[error("character_map leaves {0} radix characters unchanged; suffixes need at least 2")]
+    NoRadixCharacters(usize),
 }
 
 /// A rewrite of the whole string, e.g. a Python `re.Pattern.sub` delegated to the handler runtime.
@@ -343,8 +345,8 @@ impl CharMap {
             return Ok(out);
         }
         let base = self.radix.len() as u32;
-        if base == 0 {
-            return Err(CharMapError::NoRadixCharacters);
+        if base < 2 {
+            return Err(CharMapError::NoRadixCharacters(self.radix.len()));
         }
         while !number.is_empty() {
             // Long division of the big-endian byte string by `base`.
@@ -390,6 +392,14 @@ mod tests {
         let map = CharMap::new(vec![Rule::regex("[^a-zA-Z0-9]", "_").unwrap()]).unwrap();
         assert_eq!(map.separator(), Some('_'));
         assert_eq!(map.translate_element("we!rd~name.txt").unwrap(), "we_rd_name_txt_yucN8dF");
+    }
+
+    #[test]
+    fn a_single_radix_character_is_an_error_not_a_hang() {
+        let map = CharMap::new(vec![Rule::regex("[a-zA-Z0-9]", "x").unwrap()]).unwrap();
+        assert_eq!(map.radix_chars(), &['x']);
+        assert_eq!(map.translate_element("ab"), Err(CharMapError::NoRadixCharacters(1)));
+        assert_eq!(map.translate_element("x"), Ok("x".to_owned()));
     }
 
     #[test]

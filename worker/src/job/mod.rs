@@ -19,7 +19,7 @@ mod summary;
 
 use std::future::Future;
 
-pub use control::{JobControl, NewJob, StartedJob, StopInProgress};
+pub use control::{DEFAULT_EVENT_HANDLER, JobControl, NewJob, StartedJob, StopInProgress};
 pub use keys::{EntryType, JobKeys};
 pub use redis_store::RedisJobStore;
 pub use summary::{JobCounters, JobListing, JobSummary};

@@ -11,7 +11,6 @@ chunking, logical paths, character_map, sync_time keys, locks) is the reference'
 """
 
 import base64
-import copy
 import importlib
 import json
 import os
@@ -162,10 +161,14 @@ def cmd_scan(request):
     def record(task, child_meta):
         entry = {"task": task.name.rsplit(".", 1)[-1], "path": fs_b64(child_meta["path"])}
         if task.name.endswith("filesystem_sync_path"):
-            entry["mtime"] = child_meta["mtime"]
-            entry["ctime"] = child_meta["ctime"]
+            entry["mtime"] = repr(child_meta["mtime"])
+            entry["ctime"] = repr(child_meta["ctime"])
         if "chunk" in child_meta and task.name.endswith("filesystem_sync_files"):
-            entry["chunk"] = [[fs_b64(p), copy.deepcopy(s)] for p, s in child_meta["chunk"].items()]
+            # Floats as repr() text, so the comparison is exact without a float parser on the Rust side.
+            entry["chunk"] = [
+                [fs_b64(p), {k: (repr(v) if isinstance(v, float) else v) for k, v in s.items()}]
+                for p, s in child_meta["chunk"].items()
+            ]
         enqueued.append(entry)
 
     filesystem_tasks.utils.enqueue_task = record
