@@ -69,7 +69,8 @@ pub enum Dumped {
 }
 
 /// Every key of the connection's database with its value, minus broker bookkeeping (queues and
-/// kombu keys), which the tests do not compare.
+/// kombu keys) and lock wake-up lists (`lock-signal:*`, which live 1 s after each release), which
+/// the tests do not compare.
 pub async fn dump(conn: &mut redis::aio::MultiplexedConnection) -> BTreeMap<Vec<u8>, Dumped> {
     let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query_async(conn).await.unwrap();
     let mut out = BTreeMap::new();
@@ -100,6 +101,7 @@ fn is_broker_key(key: &[u8]) -> bool {
     let text = String::from_utf8_lossy(key);
     matches!(text.as_ref(), "restart" | "path" | "file" | "unacked" | "unacked_index" | "unacked_mutex")
         || text.starts_with("_kombu.")
+        || text.starts_with("lock-signal:")
         || text.starts_with("restart\x06")
         || text.starts_with("path\x06")
         || text.starts_with("file\x06")
