@@ -12,12 +12,14 @@
 //! * [`charmap`]: the reference's `character_map` translation.
 //! * [`scan`]: one directory pass of `filesystem_sync_path`.
 //! * [`meta`]: typed read access to the task's `meta` dict.
+//! * [`ops`]: the catalog operations of each entry (register, upload, sync, delete, collections).
 //! * [`pyfmt`]: Python's `repr(float)`, `str(timedelta)` and friends, where values must match.
 
 pub mod charmap;
 pub mod job;
 pub mod lock;
 pub mod meta;
+pub mod ops;
 pub mod paths;
 pub mod pyfmt;
 pub mod scan;
