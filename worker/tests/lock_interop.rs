@@ -66,16 +66,21 @@ async fn python_holder_blocks_rust_until_it_releases() {
     assert!(locks.try_acquire(NAME, LockOptions::default()).await.unwrap().is_none());
     let acquire = locks.acquire(NAME, LockOptions::default());
     tokio::pin!(acquire);
-    assert!(tokio::time::timeout(Duration::from_millis(1500), &mut acquire).await.is_err(), "acquired a held lock");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), &mut acquire).await.is_err(),
+        "acquired a held lock"
+    );
 
     python.poke().await;
     assert_eq!(python.line().await, "released");
-    let guard = tokio::time::timeout(Duration::from_secs(30), acquire).await.expect("woken by the release").unwrap();
+    let guard =
+        tokio::time::timeout(Duration::from_secs(30), acquire).await.expect("woken by the release").unwrap();
     assert_eq!(get(&mut conn, "lock:sync_file:/x:/y").await.as_deref(), Some(guard.id()));
     assert_ne!(guard.id(), python_id);
     guard.release().await.unwrap();
     assert_eq!(get(&mut conn, "lock:sync_file:/x:/y").await, None);
-    let exists: Vec<i64> = redis::cmd("SCRIPT").arg("EXISTS").arg(UNLOCK_SCRIPT_SHA1).query_async(&mut conn).await.unwrap();
+    let exists: Vec<i64> =
+        redis::cmd("SCRIPT").arg("EXISTS").arg(UNLOCK_SCRIPT_SHA1).query_async(&mut conn).await.unwrap();
     assert_eq!(exists, vec![1], "the release ran the library's script (same SHA1)");
 }
 
@@ -129,7 +134,8 @@ async fn expiring_locks_renew_while_held_and_free_themselves_when_abandoned() {
 
     // A holder that dies without releasing (no Drop runs): its key expires and waiters get in,
     // Rust waiters by re-checking, Python lockers by SET NX.
-    let options = LockOptions { expire: Some(Duration::from_secs(1)), renew: false, recheck: Duration::from_secs(1) };
+    let options =
+        LockOptions { expire: Some(Duration::from_secs(1)), renew: false, recheck: Duration::from_secs(1) };
     std::mem::forget(locks.acquire("abandoned", options).await.unwrap());
     let next = tokio::time::timeout(Duration::from_secs(30), locks.acquire("abandoned", options))
         .await
