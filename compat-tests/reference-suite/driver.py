@@ -105,7 +105,7 @@ def unbind_catalog_dir():
         subprocess.run(["umount", "-l", VAR_LIB_IRODS], stderr=subprocess.DEVNULL, check=False)
 
 
-def run_module(module):
+def run_module(module, results):
     module_dir = os.path.join(LOG_DIR, module)
     if os.path.exists(module_dir):
         shutil.rmtree(module_dir)
@@ -142,17 +142,36 @@ def run_module(module):
             argv += ["-k", PATTERN]
         with open(os.path.join(module_dir, "pytest.log"), "wb") as out:
             print(f"  {module}: running (pytest log: {module_dir}/pytest.log)", flush=True)
-            code = subprocess.run(argv, env=test_env, cwd=module_dir, stdin=subprocess.DEVNULL,
-                                  stdout=out, stderr=subprocess.STDOUT).returncode
+            code = run_pytest(argv, test_env, module_dir, out)
     except Exception as e:  # a service did not start: the module has no results
         code = None
         with open(os.path.join(module_dir, "driver-error.txt"), "w") as f:
             f.write(f"{e}\n")
         print(f"  {module}: {e}", flush=True)
+    except BaseException:  # told to stop: report what ran, then stop
+        results.append(parse_junit(module, junit, None, time.monotonic() - started, module_dir))
+        results[-1]["interrupted"] = True
+        raise
     finally:
         services.stop()
         unbind_catalog_dir()
-    return parse_junit(module, junit, code, time.monotonic() - started, module_dir)
+    results.append(parse_junit(module, junit, code, time.monotonic() - started, module_dir))
+
+
+def run_pytest(argv, env, cwd, out):
+    """pytest in the foreground; if we are told to stop, interrupt it first so that it still
+    writes the JUnit file for the tests that ran (then kill it if it does not finish)."""
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        return proc.wait()
+    except BaseException:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
 
 
 def parse_junit(module, junit, code, seconds, module_dir):
@@ -198,7 +217,7 @@ def report(results, total_seconds):
                 mod[k] += counts[k]
         for k in COLUMNS:
             totals[k] += mod[k]
-        lines.append(row(r["module"], mod, r["seconds"]))
+        lines.append(row(r["module"] + (" (interrupted)" if r.get("interrupted") else ""), mod, r["seconds"]))
         for cls, counts in r["classes"].items():
             lines.append(row("  " + cls, counts))
         if not r["classes"]:
@@ -213,13 +232,17 @@ def report(results, total_seconds):
 
 
 def main():
+    # Whatever started us, the suite and its workers get default SIGINT/SIGQUIT behaviour
+    # (the suite stops workers with SIGINT; an inherited "ignore" would survive exec).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     started = time.monotonic()
     results = []
     print(f"reference suite inside the namespace: workers={WORKERS}, per-test timeout {TIMEOUT}s", flush=True)
     try:
         for module in MODULES:
-            results.append(run_module(module))
+            run_module(module, results)
             r = results[-1]
             n = sum(sum(c.values()) for c in r["classes"].values())
             print(f"  {module}: {n} tests, {len(r['failures'])} failed or errors, {r['seconds']:.0f}s", flush=True)

@@ -57,9 +57,13 @@ printf '127.0.0.1 redis minio irods-catalog-provider\n' >> "$log/hosts"
 mount --bind "$log/hosts" "$root/etc/hosts"
 
 # Run the driver in the new root; forward Ctrl-C / termination to it; reap orphans meanwhile
-# (bash's wait collects every child, including re-parented ones).
+# (bash's wait collects every child, including re-parented ones). set -m: without job control a
+# background job starts with SIGINT and SIGQUIT ignored, which the workers would inherit (the
+# suite stops them with SIGINT).
+set -m
 chroot "$root" /usr/bin/env -C / "$REFSUITE_VENV/bin/python" "$REFSUITE_HERE/driver.py" &
 driver=$!
+set +m
 trap 'kill -TERM "$driver" 2>/dev/null' INT TERM
 status=0
 while :; do
