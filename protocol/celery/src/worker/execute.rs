@@ -130,7 +130,7 @@ async fn finish(w: &Arc<Inner>, d: &Delivery, ending: Ending, runtime: f64) -> b
         Ending::Returned(Ok(value)) => {
             info!(task = %req.name, id = %req.id, runtime, "succeeded");
             store(w, d, success_meta(&req.id, value.clone())).await;
-            fields.insert("result", json::py_repr(&value));
+            fields.insert("result", json::saferepr(&value, Some(1024)));
             fields.insert("runtime", runtime);
             let _ = w.events.task_event("task-succeeded", fields).await;
             false
@@ -169,7 +169,11 @@ async fn finish(w: &Arc<Inner>, d: &Delivery, ending: Ending, runtime: f64) -> b
         Ending::Returned(Err(TaskError::Ignore)) => false,
         Ending::HardTimeLimit(secs) => {
             error!(task = %req.name, id = %req.id, secs, "hard time limit exceeded; task dropped");
-            let failure = TaskFailure::celery("TimeLimitExceeded", json::float_repr(secs));
+            // Python's pool reports the hard limit with billiard's exception class.
+            let failure = TaskFailure {
+                exc_module: "billiard.exceptions".into(),
+                ..TaskFailure::celery("TimeLimitExceeded", json::float_repr(secs))
+            };
             fail(w, d, &failure, fields).await;
             false
         }
