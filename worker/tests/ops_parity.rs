@@ -300,6 +300,7 @@ impl Parity {
             "step {name}: catalogs differ\nreference: {:#}\nrust: {:#}",
             reference["dump"], rust["dump"]
         );
+        eprintln!("step {name}: ok (failure on both sides: {rust_error:?})");
         Outcome { dump: rust["dump"].clone(), error: rust_error }
     }
 
@@ -676,6 +677,8 @@ fn registration_matches_reference() {
     set_mtime(&bad, 1_600_004_000);
     let encoded = b64(bad.as_os_str().as_bytes());
     let logical = format!("{ROOT}/irods_UnicodeEncodeError_{encoded}");
+    // A '/' in the base64 text makes extra levels; iRODS folds "//" into one.
+    let cataloged = logical.replace("//", "/");
     let mut meta = p.file_meta(&p.source("reg/sub/f1.txt"), &logical);
     merge(
         &mut meta,
@@ -685,16 +688,16 @@ fn registration_matches_reference() {
                "b64_reason": "UnicodeEncodeError"}),
     );
     let out = p.step("UnicodeEncodeError register + AVU", Action::SyncFile, meta, true, &register);
-    let replicas = out.replicas_of(&logical);
-    assert_eq!(replicas.len(), 1);
+    let replicas = out.replicas_of(&cataloged);
+    assert_eq!(replicas.len(), 1, "{:?} {:#}", out.error, out.dump);
     assert_eq!(
         replicas[0]["physical"],
         format!("{}/irods_UnicodeEncodeError_{encoded}", p.scratch.path().display())
     );
     assert_eq!(
-        out.avus_of(&logical),
+        out.avus_of(&cataloged),
         vec![json!([
-            logical,
+            cataloged,
             "irods::automated_ingest::UnicodeEncodeError",
             encoded,
             "python3.base64.b64encode(full_path_of_source_file)"
@@ -809,6 +812,8 @@ fn uploads_match_reference() {
     std::fs::write(&bad, b"bytes behind an undecodable name").unwrap();
     let encoded = b64(bad.as_os_str().as_bytes());
     let logical = format!("{ROOT}/irods_UnicodeEncodeError_{encoded}");
+    // A '/' in the base64 text makes extra levels; iRODS folds "//" into one.
+    let cataloged = logical.replace("//", "/");
     let mut meta = p.file_meta(&small, &logical);
     merge(
         &mut meta,
@@ -817,8 +822,8 @@ fn uploads_match_reference() {
                "b64_reason": "UnicodeEncodeError"}),
     );
     let out = p.step("put undecodable name", Action::SyncFile, meta, true, &put);
-    assert_eq!(out.replicas_of(&logical)[0]["size"], 32);
-    assert_eq!(out.avus_of(&logical).len(), 1);
+    assert_eq!(out.replicas_of(&cataloged)[0]["size"], 32);
+    assert_eq!(out.avus_of(&cataloged).len(), 1);
 
     let mut meta = p.base_meta();
     merge(&mut meta, json!({"target": target("up/sync.txt")}));
