@@ -262,12 +262,22 @@ impl<'a> Meta<'a> {
                 let path = SourcePath::from_py_str(path)
                     .map_err(|source| MetaError::Path { key: key.clone(), source })?;
                 let stats = Meta::new(stats).map_err(|_| Self::wrong(&key, "dict", stats))?;
+                // The reference fails such an entry later (comparing or formatting `None`); here
+                // a missing stat is a clear error up front.
+                let number = |field: &str| {
+                    stats.opt_number(field)?.ok_or_else(|| MetaError::Missing(format!("{key}.{field}")))
+                };
+                let size = stats.opt_int("size")?.ok_or_else(|| MetaError::Missing(format!("{key}.size")))?;
                 let stat = EntryStat {
                     is_link: stats.truthy("is_link"),
                     is_socket: stats.truthy("is_socket"),
-                    mtime: stats.opt_number("mtime")?.unwrap_or(f64::NAN),
-                    ctime: stats.opt_number("ctime")?.unwrap_or(f64::NAN),
-                    size: stats.opt_int("size")?.unwrap_or(0).max(0) as u64,
+                    mtime: number("mtime")?,
+                    ctime: number("ctime")?,
+                    size: u64::try_from(size).map_err(|_| MetaError::WrongType {
+                        key: format!("{key}.size"),
+                        expected: "non-negative int",
+                        found: "int",
+                    })?,
                 };
                 Ok((path, stat))
             })

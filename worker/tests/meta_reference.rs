@@ -100,4 +100,11 @@ fn chunk_entries_from_python_json() {
     assert_eq!((chunk[0].1.mtime, chunk[0].1.ctime, chunk[0].1.size), (1795333895.50493, 2.5, 12));
     assert_eq!(chunk[1].0.as_bytes(), b"/r/ok");
     assert!(chunk[1].1.is_link);
+
+    let broken =
+        PyValue::from_json(br#"{"chunk": {"/r/x": {"is_link": false, "ctime": 1.0, "size": 1}}}"#).unwrap();
+    let error = Meta::new(&broken).unwrap().chunk().unwrap_err();
+    assert!(error.to_string().contains("chunk[/r/x].mtime"), "{error}");
+    let not_a_dict = PyValue::from_json(b"[1, 2]").unwrap();
+    assert!(Meta::new(&not_a_dict).is_err());
 }
