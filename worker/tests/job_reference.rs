@@ -216,3 +216,53 @@ async fn cli_start_list_stop_match_the_python_cli() {
     assert_eq!(listing, python_control.list(now).await.unwrap().to_json());
     assert!(listing.contains("\"stopped\": [{\"job_name\": \"cli.job\""), "{listing}");
 }
+
+#[tokio::test]
+async fn a_mixed_fleet_keeps_one_count_and_the_last_finisher_ends_the_job() {
+    let redis = test_support::RedisServer::start();
+    let (_client, mut conn) = connect(&redis.url(0)).await;
+    let store = RedisJobStore::new(conn.clone());
+    for (job, rust_last) in [("mixed.a", true), ("mixed.b", false)] {
+        redis::cmd("RPUSH").arg("singlepass").arg(job).query_async::<()>(&mut conn).await.unwrap();
+        redis::cmd("SET").arg(format!("cleanup:/{job}")).arg("[]").query_async::<()>(&mut conn).await.unwrap();
+        assert_eq!(store.start_pass(job, START).await.unwrap(), PassStart::Started);
+        // Python and Rust workers enqueue children of the same pass.
+        job_probe(redis.port(), 0, job, &["actions", "enqueue:py-1", "enqueue:py-2"]);
+        store.enqueue(job, &["rs-1".to_owned(), "rs-2".to_owned()]).await.unwrap();
+        assert_eq!(store.summary(job, START).await.unwrap().remaining_tasks, 4);
+        if rust_last {
+            job_probe(redis.port(), 0, job, &["actions", "finish:py-1", "fail:py-2"]);
+            assert!(!store.finish(job, "rs-1", TaskOutcome::Succeeded).await.unwrap().done);
+            let last = store.finish(job, "rs-2", TaskOutcome::Succeeded).await.unwrap();
+            assert!(last.done, "the Rust worker finishing last ends the job");
+        } else {
+            assert!(!store.finish(job, "rs-1", TaskOutcome::Failed).await.unwrap().done);
+            assert!(!store.finish(job, "rs-2", TaskOutcome::Succeeded).await.unwrap().done);
+            job_probe(redis.port(), 0, job, &["actions", "finish:py-1", "finish:py-2"]);
+        }
+        let summary = store.summary(job, START).await.unwrap();
+        assert_eq!((summary.total_tasks, summary.remaining_tasks, summary.failed_tasks), (4, 0, 1));
+        assert!(store.is_done(job).await.unwrap());
+        assert_eq!(store.cleanup_value(job).await.unwrap(), None, "cleanup ran once, in whichever finished last");
+        let dequeued: Vec<String> =
+            redis::cmd("LRANGE").arg(format!("dequeue:/{job}")).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+        assert_eq!(dequeued.len(), 4);
+    }
+    let singlepass: Vec<String> = redis::cmd("LRANGE").arg("singlepass").arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+    assert!(singlepass.is_empty(), "{singlepass:?}");
+}
+
+#[tokio::test]
+async fn values_python_would_not_write_are_clear_errors() {
+    let redis = test_support::RedisServer::start();
+    let (_client, mut conn) = connect(&redis.url(0)).await;
+    let store = RedisJobStore::new(conn.clone());
+    redis::cmd("SET").arg("tasks:/bad").arg("many").query_async::<()>(&mut conn).await.unwrap();
+    redis::cmd("SET").arg("sync_time:/k").arg(&b"\xff\xfe"[..]).query_async::<()>(&mut conn).await.unwrap();
+    assert!(matches!(store.is_done("bad").await, Err(JobError::BadValue { ref key, .. }) if key == "tasks:/bad"));
+    assert!(matches!(store.summary("bad", START).await, Err(JobError::BadValue { .. })));
+    assert!(matches!(store.sync_time("k").await, Err(JobError::BadValue { .. })));
+    // Python's int()/float() spellings are accepted.
+    redis::cmd("SET").arg("tasks:/ok").arg(" 1_0 ").query_async::<()>(&mut conn).await.unwrap();
+    assert_eq!(store.summary("ok", START).await.unwrap().remaining_tasks, 10);
+}

@@ -8,6 +8,7 @@ Scenarios:
   singlepass <start time> <sync time>   one pass of a single-pass job (see the Rust test)
   periodic <start time>                 a periodic job with a busy second pass and a stop flag
   asdict <now>                          prints sync_job(job).asdict() as JSON with time.time() = now
+  actions <verb:id>...                  enqueue / finish / fail task ids through the reference
 """
 
 import json
@@ -102,6 +103,19 @@ def main():
             job.stop_handle().set_value("")
             utils.enqueue_task(FakeTask(), meta)
             job.stop_handle().reset()
+        elif scenario == "actions":
+            # Each argument is enqueue:<id>, finish:<id> or fail:<id>, run through the reference.
+            for action in extra:
+                verb, task_id = action.split(":", 1)
+                if verb == "enqueue":
+                    utils.uuid1 = lambda task_id=task_id: task_id
+                    utils.enqueue_task(FakeTask(), meta)
+                elif verb == "finish":
+                    finish(task_id)
+                elif verb == "fail":
+                    finish(task_id, failed=True)
+                else:
+                    raise ValueError(action)
         else:
             raise ValueError(scenario)
     finally:
