@@ -36,7 +36,7 @@ fn python_text_forms_match_on_many_values() {
         1e15,
         1e16,
         1.5e16,
-        123456789.123456789,
+        123456789.12345679,
         1795333895.50493,
         1795333895.0,
         1795333899.123456,
@@ -92,13 +92,11 @@ fn python_text_forms_match_on_many_values() {
             "float({repr})"
         );
         if let Some(want) = row["timedelta"].as_str() {
-            if x.abs() < 1e12 {
-                assert_eq!(
-                    pyfmt::format_timedelta(pyfmt::timedelta_from_seconds(*x)),
-                    want,
-                    "timedelta of {repr}"
-                );
-            }
+            assert_eq!(
+                pyfmt::format_timedelta(pyfmt::timedelta_from_seconds(*x)),
+                want,
+                "timedelta of {repr}"
+            );
         }
         if let Some(want) = row["iso"].as_str() {
             assert_eq!(pyfmt::utc_iso_millis(*x).as_deref(), Some(want), "iso of {repr}");
