@@ -224,7 +224,12 @@ async fn a_mixed_fleet_keeps_one_count_and_the_last_finisher_ends_the_job() {
     let store = RedisJobStore::new(conn.clone());
     for (job, rust_last) in [("mixed.a", true), ("mixed.b", false)] {
         redis::cmd("RPUSH").arg("singlepass").arg(job).query_async::<()>(&mut conn).await.unwrap();
-        redis::cmd("SET").arg(format!("cleanup:/{job}")).arg("[]").query_async::<()>(&mut conn).await.unwrap();
+        redis::cmd("SET")
+            .arg(format!("cleanup:/{job}"))
+            .arg("[]")
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(store.start_pass(job, START).await.unwrap(), PassStart::Started);
         // Python and Rust workers enqueue children of the same pass.
         job_probe(redis.port(), 0, job, &["actions", "enqueue:py-1", "enqueue:py-2"]);
@@ -243,12 +248,22 @@ async fn a_mixed_fleet_keeps_one_count_and_the_last_finisher_ends_the_job() {
         let summary = store.summary(job, START).await.unwrap();
         assert_eq!((summary.total_tasks, summary.remaining_tasks, summary.failed_tasks), (4, 0, 1));
         assert!(store.is_done(job).await.unwrap());
-        assert_eq!(store.cleanup_value(job).await.unwrap(), None, "cleanup ran once, in whichever finished last");
-        let dequeued: Vec<String> =
-            redis::cmd("LRANGE").arg(format!("dequeue:/{job}")).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+        assert_eq!(
+            store.cleanup_value(job).await.unwrap(),
+            None,
+            "cleanup ran once, in whichever finished last"
+        );
+        let dequeued: Vec<String> = redis::cmd("LRANGE")
+            .arg(format!("dequeue:/{job}"))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(dequeued.len(), 4);
     }
-    let singlepass: Vec<String> = redis::cmd("LRANGE").arg("singlepass").arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+    let singlepass: Vec<String> =
+        redis::cmd("LRANGE").arg("singlepass").arg(0).arg(-1).query_async(&mut conn).await.unwrap();
     assert!(singlepass.is_empty(), "{singlepass:?}");
 }
 
@@ -259,7 +274,9 @@ async fn values_python_would_not_write_are_clear_errors() {
     let store = RedisJobStore::new(conn.clone());
     redis::cmd("SET").arg("tasks:/bad").arg("many").query_async::<()>(&mut conn).await.unwrap();
     redis::cmd("SET").arg("sync_time:/k").arg(&b"\xff\xfe"[..]).query_async::<()>(&mut conn).await.unwrap();
-    assert!(matches!(store.is_done("bad").await, Err(JobError::BadValue { ref key, .. }) if key == "tasks:/bad"));
+    assert!(
+        matches!(store.is_done("bad").await, Err(JobError::BadValue { ref key, .. }) if key == "tasks:/bad")
+    );
     assert!(matches!(store.summary("bad", START).await, Err(JobError::BadValue { .. })));
     assert!(matches!(store.sync_time("k").await, Err(JobError::BadValue { .. })));
     // Python's int()/float() spellings are accepted.
