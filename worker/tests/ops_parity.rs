@@ -704,6 +704,22 @@ fn registration_matches_reference() {
         ])]
     );
 
+    // A name the handler's character_map changed: the original path is recorded (§8.2).
+    let mapped = p.write("cm/we!rd.txt", b"mapped name", 1_600_004_500);
+    let mapped_b64 = b64(mapped.as_os_str().as_bytes());
+    let mut meta = p.file_meta(&mapped, &target("cm/we_rd.txt"));
+    merge(&mut meta, json!({"b64_path_str_charmap": mapped_b64, "b64_reason": "character_map"}));
+    let out = p.step("character_map AVU", Action::SyncFile, meta, true, &register);
+    assert_eq!(
+        out.avus_of(&target("cm/we_rd.txt")),
+        vec![json!([
+            target("cm/we_rd.txt"),
+            "irods::automated_ingest::character_map",
+            mapped_b64,
+            "python3.base64.b64encode(full_path_of_source_file)"
+        ])]
+    );
+
     let out = p.step(
         "file onto a collection fails",
         Action::SyncFile,

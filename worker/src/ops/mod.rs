@@ -84,6 +84,34 @@ pub(crate) fn split_logical(path: &str) -> (&str, &str) {
 
 #[cfg(test)]
 mod tests {
+    use irods_proto::messages::KeyValPair;
+    use irods_proto::{Connection, Pool};
+
+    use super::*;
+
+    /// The task layer spawns operations on a multi-threaded runtime: their futures must be `Send`.
+    #[allow(dead_code)]
+    fn operation_futures_are_send(
+        conn: &mut Connection,
+        pool: &Pool,
+        entry: &FileEntry,
+        options: &KeyValPair,
+    ) {
+        fn send<T: Send>(_: T) {}
+        send(check_not_collection(conn, entry));
+        send(replica_state(conn, entry, None));
+        send(register_file(conn, entry, None, None, options));
+        send(update_metadata(conn, entry, None, None, options));
+        send(upload_file(pool, entry, None, options, 1));
+        send(sync_file(pool, entry, Operation::PutAppend, None, options, 1));
+        send(create_dir(conn, "/z"));
+        send(collection_is_empty(conn, "/z"));
+        send(DataObjectRemoval::Trash.apply(conn, "/z/a"));
+        send(removal_for(conn, "/z/a", DeleteMode::Trash));
+        send(unregister_collection(conn, "/z"));
+        send(child_of(conn, "a", "b"));
+    }
+
     #[test]
     fn split_logical_like_os_path() {
         assert_eq!(super::split_logical("/z/h/a.txt"), ("/z/h", "a.txt"));
