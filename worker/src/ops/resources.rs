@@ -26,7 +26,7 @@ pub async fn child_of(conn: &mut Connection, child: &str, parent: &str) -> Resul
         }
         // The reference keeps the last row's name; ids are unique, so there is at most one.
         let rows = conn.query(&Query::select(&[col::R_RESC_NAME]).eq(col::R_RESC_ID, &parent_id)).await?;
-        let Some(parent_name) = rows.into_iter().filter_map(|r| r.into_iter().next()).last() else {
+        let Some(parent_name) = rows.into_iter().filter_map(|r| r.into_iter().next()).next_back() else {
             // The reference would look up a resource named None next, which does not exist.
             return Err(OpsError::ResourceDoesNotExist(format!("parent of {current} (id {parent_id})")));
         };
