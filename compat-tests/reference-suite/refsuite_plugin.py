@@ -1,7 +1,7 @@
 """pytest plugin loaded by driver.py (``-p refsuite_plugin``); it changes no test.
 
-* Tells the celery shim which test is running (``REFSUITE_CURRENT_TEST``), so every worker log
-  names the test that started it.
+* Tells the celery shim which test is running and in which phase (``REFSUITE_CURRENT_TEST``,
+  ``REFSUITE_PHASE``), so every worker log names the test that started it.
 * Cleans up after tests that left a worker running. The suite stops its workers with SIGINT and
   an unbounded ``wait()``; a test that times out (pytest-timeout) or fails before that leaves
   its worker consuming the next test's tasks. A worker started while a test body ran must be gone
@@ -20,19 +20,26 @@ LOG_DIR = os.environ.get("REFSUITE_WORKER_LOG_DIR", "")
 
 
 def _worker_pids():
-    """Process ids of the workers the shim started so far (it writes worker-<pid>.pid)."""
-    pids = set()
+    """Workers the shim started and not yet seen finished: {pid: (test id, phase)}.
+
+    The shim writes worker-<pid>.pid with the test and the phase current when the suite spawned
+    it (taken from the environment at spawn time, so a slow shim start cannot misplace it)."""
+    workers = {}
     try:
         names = os.listdir(LOG_DIR)
     except FileNotFoundError:
-        return pids
+        return workers
     for name in names:
-        if name.startswith("worker-") and name.endswith(".pid"):
-            try:
-                pids.add(int(name[len("worker-"):-len(".pid")]))
-            except ValueError:
-                pass
-    return pids
+        if not (name.startswith("worker-") and name.endswith(".pid")):
+            continue
+        try:
+            pid = int(name[len("worker-"):-len(".pid")])
+            with open(os.path.join(LOG_DIR, name)) as f:
+                test, _, phase = f.read().strip().partition("\t")
+        except (ValueError, OSError):
+            continue
+        workers[pid] = (test, phase)
+    return workers
 
 
 def _alive(pid):
@@ -53,54 +60,57 @@ def _group_alive(pgid):
         return False
 
 
-def _kill_strays(pids, nodeid, why):
-    for pid in sorted(pids):
+def _kill_strays(workers, nodeid, why):
+    for pid, (started_by, phase) in sorted(workers.items()):
         if not _alive(pid):
             continue
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             continue
-        started_by = ""
-        try:
-            with open(os.path.join(LOG_DIR, f"worker-{pid}.pid")) as f:
-                started_by = f.read().strip()
-        except OSError:
-            pass
         with open(os.path.join(LOG_DIR, "..", "stray-workers.txt"), "a") as f:
-            f.write(f"{time.strftime('%H:%M:%S')} killed worker {pid} (started by {started_by}) "
+            f.write(f"{time.strftime('%H:%M:%S')} killed worker {pid} (started by {started_by}, {phase}) "
                     f"after {nodeid}: {why}; log workers/worker-{pid}.log\n")
 
 
-class _State:
-    before_call = set()
-    during_call = set()
+def _test_id(item):
+    module = getattr(item, "module", None)
+    prefix = module.__name__.rsplit(".", 1)[-1] if module is not None and item.nodeid.startswith("::") else ""
+    return prefix + item.nodeid
+
+
+def _phase(item, phase):
+    os.environ["REFSUITE_CURRENT_TEST"] = _test_id(item)
+    os.environ["REFSUITE_PHASE"] = phase
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    module = getattr(item, "module", None)
-    prefix = module.__name__.rsplit(".", 1)[-1] if module is not None and item.nodeid.startswith("::") else ""
-    os.environ["REFSUITE_CURRENT_TEST"] = prefix + item.nodeid
+    _phase(item, "setup")
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item):
-    _State.before_call = _worker_pids()
-    yield
-    _State.during_call = _worker_pids() - _State.before_call
+    _phase(item, "call")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    _phase(item, "teardown")
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    _State.during_call = set()
     yield
+    workers = _worker_pids()
     if nextitem is None or getattr(nextitem, "cls", None) is not getattr(item, "cls", None):
-        _kill_strays(_worker_pids(), item.nodeid, "still running when its class ended")
+        _kill_strays(workers, item.nodeid, "still running when its class ended")
     else:
-        _kill_strays(_State.during_call, item.nodeid, "started by the test body, still running after it")
+        mine = _test_id(item)
+        _kill_strays({pid: w for pid, w in workers.items() if w == (mine, "call")}, item.nodeid,
+                     "started by the test body, still running after it")
     # Forget finished workers, so a recycled process id never looks like an old worker.
-    for pid in _worker_pids():
+    for pid in workers:
         if not _alive(pid):
             try:
                 os.rename(os.path.join(LOG_DIR, f"worker-{pid}.pid"), os.path.join(LOG_DIR, f"worker-{pid}.done"))
