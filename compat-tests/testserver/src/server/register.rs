@@ -156,6 +156,13 @@ impl Session {
             let replica = registered_replica(db, &located, &path, &phys, &placement, &user, &kv, &facts)?;
             data_objects::insert(db, &replica)?;
             data_objects::grant_owner(db, replica.data_id, &user.name, &user.zone)?;
+            // A replica registered with `regRepl` becomes the good one; the others go stale (the
+            // reference ingest's REGISTER_AS_REPLICA tests check exactly this).
+            for other in located.replicas.iter().filter(|r| r.status == GOOD) {
+                let mut other = other.clone();
+                other.status = data_objects::STALE;
+                data_objects::update(db, &other)?;
+            }
             Ok(())
         })?;
         ok(0)
