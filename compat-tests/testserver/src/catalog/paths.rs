@@ -49,6 +49,16 @@ pub fn zone_of(path: &str) -> &str {
     path.trim_start_matches('/').split('/').next().unwrap_or("")
 }
 
+/// Fails with SYS_INVALID_ZONE_NAME unless `path` lies in this server's zone (or is `/`): there
+/// is no federation, and iRODS refuses to create anything under an unknown zone.
+pub fn check_local_zone(path: &str) -> ApiResult<()> {
+    let zone = zone_of(path);
+    if path == "/" || zone == super::ZONE {
+        return Ok(());
+    }
+    Err(ApiError::new(codes::SYS_INVALID_ZONE_NAME, format!("unknown zone {zone:?} in {path}")))
+}
+
 /// Whether `path` is `ancestor` or lies below it.
 pub fn is_within(path: &str, ancestor: &str) -> bool {
     if ancestor == "/" {

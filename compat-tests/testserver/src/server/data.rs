@@ -171,6 +171,7 @@ impl Session {
     pub(super) fn data_obj_open(&mut self, packet: &Packet, create: bool) -> ApiResult<Packet> {
         let input: DataObjInp = decode(packet)?;
         let path = paths::normalize(&input.obj_path)?;
+        paths::check_local_zone(&path)?;
         let user = self.user()?.clone();
         let kv = input.cond_input.clone();
         let flags = if create { O_CREAT | O_TRUNC | 1 } else { input.open_flags };

@@ -104,6 +104,7 @@ impl Session {
     pub(super) fn phy_path_reg(&mut self, packet: &Packet) -> ApiResult<Packet> {
         let input: DataObjInp = decode(packet)?;
         let path = paths::normalize(&input.obj_path)?;
+        paths::check_local_zone(&path)?;
         let kv = input.cond_input.clone();
         let phys = kv
             .get("filePath")

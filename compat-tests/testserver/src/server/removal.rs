@@ -157,6 +157,7 @@ impl Session {
     pub(super) fn coll_create(&mut self, packet: &Packet) -> ApiResult<Packet> {
         let input: CollInpNew = decode(packet)?;
         let path = paths::normalize(&input.coll_name)?;
+        paths::check_local_zone(&path)?;
         let user = self.user()?.clone();
         let recursive = input.cond_input.contains("recursiveOpr");
         self.state.catalog.write(|db| {

@@ -245,6 +245,17 @@ def main():
         raise AssertionError("object in an unknown zone was found")
     except (ex.SYS_INVALID_ZONE_NAME, ex.DataObjectDoesNotExist, ex.CollectionDoesNotExist):
         pass
+    for bad_zone in ("noSuchZone", ZONE[:-1], ZONE + "X"):
+        try:
+            session.collections.create(f"/{bad_zone}/home/rods/x")
+            raise AssertionError(f"created a collection in zone {bad_zone}")
+        except ex.SYS_INVALID_ZONE_NAME:
+            pass
+        try:
+            session.data_objects.register(src2, f"/{bad_zone}/home/rods/x.txt", **dict(options, dataSize="1"))
+            raise AssertionError(f"registered into zone {bad_zone}")
+        except ex.SYS_INVALID_ZONE_NAME:
+            pass
 
     step("proxy user (as_user): rodsadmin acts for a rodsuser; the rodsuser cannot proxy")
     try:
