@@ -48,6 +48,15 @@ impl Operation {
         Self::ALL.into_iter().find(|op| op.value() == value)
     }
 
+    /// The member with this value, or REGISTER_SYNC for `None`/anything else.
+    ///
+    /// A handler's `operation()` may return `None` or a value that is no member; for file entries
+    /// the reference then behaves exactly as for REGISTER_SYNC, so callers map both to
+    /// [`Operation::RegisterSync`].
+    pub fn from_handler_value(value: Option<i64>) -> Operation {
+        value.and_then(Self::from_value).unwrap_or(Operation::RegisterSync)
+    }
+
     /// PUT, PUT_SYNC and PUT_APPEND: the operations whose hooks get the member as fifth argument.
     pub fn is_put(self) -> bool {
         matches!(self, Operation::Put | Operation::PutSync | Operation::PutAppend)
@@ -82,6 +91,18 @@ impl DeleteMode {
 
     pub fn from_value(value: i64) -> Option<Self> {
         Self::ALL.into_iter().find(|mode| mode.value() == value)
+    }
+
+    /// `utils.delete_mode_is_compatible_with_operation` (§7.9).
+    pub fn is_compatible_with(self, op: Operation) -> bool {
+        use DeleteMode::*;
+        match op {
+            Operation::NoOp | Operation::Put => self == DoNotDelete,
+            Operation::RegisterSync | Operation::RegisterAsReplicaSync => {
+                matches!(self, DoNotDelete | Unregister)
+            }
+            Operation::PutSync | Operation::PutAppend => matches!(self, DoNotDelete | Trash | NoTrash),
+        }
     }
 }
 
@@ -167,4 +188,25 @@ where
     Fut: Future<Output = Result<(), OperationError>> + Send + 'static,
 {
     Arc::new(move |input| Box::pin(f(input)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_handler_values_read_as_register_sync() {
+        assert_eq!(Operation::from_handler_value(None), Operation::RegisterSync);
+        assert_eq!(Operation::from_handler_value(Some(42)), Operation::RegisterSync);
+        assert_eq!(Operation::from_handler_value(Some(4)), Operation::PutAppend);
+    }
+
+    #[test]
+    fn delete_mode_compatibility() {
+        assert!(DeleteMode::Unregister.is_compatible_with(Operation::RegisterSync));
+        assert!(!DeleteMode::Trash.is_compatible_with(Operation::RegisterSync));
+        assert!(DeleteMode::NoTrash.is_compatible_with(Operation::PutAppend));
+        assert!(!DeleteMode::Unregister.is_compatible_with(Operation::Put));
+        assert!(DeleteMode::DoNotDelete.is_compatible_with(Operation::NoOp));
+    }
 }

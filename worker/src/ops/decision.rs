@@ -7,72 +7,10 @@ use irods_proto::messages::KeyValPair;
 use super::options::sync_options;
 use super::register::ReplicaState;
 
-/// `irods_capability_automated_ingest.utils.Operation`, same values.
-///
-/// A handler's `operation()` may return `None` or a value that is no member; for file entries the
-/// reference then behaves exactly as for REGISTER_SYNC, so callers map both to
-/// [`Operation::RegisterSync`] (see [`Operation::from_handler_value`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Operation {
-    RegisterSync = 0,
-    RegisterAsReplicaSync = 1,
-    Put = 2,
-    PutSync = 3,
-    PutAppend = 4,
-    NoOp = 5,
-}
-
-impl Operation {
-    /// The member with this value, or REGISTER_SYNC for `None`/anything else (file-entry reading).
-    pub fn from_handler_value(value: Option<i64>) -> Operation {
-        match value {
-            Some(1) => Operation::RegisterAsReplicaSync,
-            Some(2) => Operation::Put,
-            Some(3) => Operation::PutSync,
-            Some(4) => Operation::PutAppend,
-            Some(5) => Operation::NoOp,
-            _ => Operation::RegisterSync,
-        }
-    }
-
-    /// PUT, PUT_SYNC, PUT_APPEND.
-    pub fn is_put(self) -> bool {
-        matches!(self, Operation::Put | Operation::PutSync | Operation::PutAppend)
-    }
-}
-
-/// `irods_capability_automated_ingest.utils.DeleteMode`, same values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeleteMode {
-    DoNotDelete = 0,
-    Unregister = 1,
-    Trash = 2,
-    NoTrash = 3,
-}
-
-impl DeleteMode {
-    pub fn from_value(value: i64) -> Option<DeleteMode> {
-        match value {
-            0 => Some(DeleteMode::DoNotDelete),
-            1 => Some(DeleteMode::Unregister),
-            2 => Some(DeleteMode::Trash),
-            3 => Some(DeleteMode::NoTrash),
-            _ => None,
-        }
-    }
-
-    /// `utils.delete_mode_is_compatible_with_operation` (§7.9).
-    pub fn is_compatible_with(self, op: Operation) -> bool {
-        use DeleteMode::*;
-        match op {
-            Operation::NoOp | Operation::Put => self == DoNotDelete,
-            Operation::RegisterSync | Operation::RegisterAsReplicaSync => {
-                matches!(self, DoNotDelete | Unregister)
-            }
-            Operation::PutSync | Operation::PutAppend => matches!(self, DoNotDelete | Trash | NoTrash),
-        }
-    }
-}
+/// The reference's `Operation` and `DeleteMode` enums, shared with the handler runtime (one
+/// definition: `Operation::from_handler_value` and `DeleteMode::is_compatible_with`, §7.9, live
+/// there).
+pub use ingest_pyhandlers::{DeleteMode, Operation};
 
 /// The handler event whose `on_*`/`pre_*`/`post_*` hooks wrap the action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,21 +173,5 @@ mod tests {
         assert_eq!(A::RegisterReplica.options().get("regRepl"), Some(""));
         assert_eq!(A::Register.options().get("allow_redirect"), Some("False"));
         assert!(A::NoOp(DataObjEvent::Create).options().is_empty());
-    }
-
-    #[test]
-    fn other_handler_values_read_as_register_sync() {
-        assert_eq!(Operation::from_handler_value(None), Operation::RegisterSync);
-        assert_eq!(Operation::from_handler_value(Some(42)), Operation::RegisterSync);
-        assert_eq!(Operation::from_handler_value(Some(4)), Operation::PutAppend);
-    }
-
-    #[test]
-    fn delete_mode_compatibility() {
-        assert!(DeleteMode::Unregister.is_compatible_with(Operation::RegisterSync));
-        assert!(!DeleteMode::Trash.is_compatible_with(Operation::RegisterSync));
-        assert!(DeleteMode::NoTrash.is_compatible_with(Operation::PutAppend));
-        assert!(!DeleteMode::Unregister.is_compatible_with(Operation::Put));
-        assert!(DeleteMode::DoNotDelete.is_compatible_with(Operation::NoOp));
     }
 }
