@@ -2,45 +2,17 @@
 //! would write (Redis values read by Python peers, `irods_sync list` output).
 //!
 //! * [`float_repr`]: `repr(float)` / `str(float)` — how redis-py stores `time.time()` and how the
-//!   reference writes `sync_time:/` values.
+//!   reference writes `sync_time:/` values (re-exported from `celery_proto::json`).
 //! * [`parse_float`]: `float(bytes)` for values read back.
 //! * [`timedelta_from_seconds`] / [`format_timedelta`]: `str(datetime.timedelta(milliseconds=x*1000))`.
 //! * [`utc_iso_millis`]: `datetime.fromtimestamp(t, tz=timezone.utc).isoformat(timespec="milliseconds")`.
-//! * [`json_string`]: `json.dumps(str)` with the default `ensure_ascii=True`.
+//!
+//! `json.dumps` itself and `datetime.isoformat()` of Celery's timestamps are celery-proto's
+//! (`celery_proto::json::to_json_string`, `celery_proto::message::isoformat_utc`); this module
+//! keeps only the forms celery-proto has no use for.
 
-/// `repr(x)` of a Python float: shortest round-trip digits; fixed notation when the decimal point
-/// position is in `-3..=16` (with `.0` for integral values), else `d.ddde±XX`.
-pub fn float_repr(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    // Rust's `{:e}` without precision prints the shortest digits that round-trip.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
-    let sign = if x.is_sign_negative() { "-" } else { "" };
-    let point = exponent + 1; // position of the decimal point relative to the digits
-    let body = if point > -4 && point <= 16 {
-        let n = digits.len() as i32;
-        if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
-        } else if point >= n {
-            format!("{}{}.0", digits, "0".repeat((point - n) as usize))
-        } else {
-            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
-        }
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
-        let exp_sign = if exponent < 0 { '-' } else { '+' };
-        format!("{first}{fraction}e{exp_sign}{:02}", exponent.abs())
-    };
-    format!("{sign}{body}")
-}
+/// `repr(float)`: celery-proto's, the one every Python-facing number in this workspace uses.
+pub use celery_proto::json::float_repr;
 
 /// Python's `float(value)` for the forms Redis values take: surrounding whitespace allowed,
 /// `inf`/`nan` accepted, underscores between digits accepted.
@@ -170,34 +142,6 @@ pub fn utc_iso_millis(timestamp: f64) -> Option<String> {
     Some(format!("{}.{:03}+00:00", when.format("%Y-%m-%dT%H:%M:%S"), (micros as i64) / 1000))
 }
 
-/// `json.dumps(s)` with `ensure_ascii=True`: quotes, the short escapes, `\u00XX` for other control
-/// characters and `\uXXXX` (lowercase hex, UTF-16) for everything outside ASCII.
-pub fn json_string(s: &str) -> String {
-    let units: Vec<u16> = s.encode_utf16().collect();
-    json_string_units(&units)
-}
-
-/// [`json_string`] for a Python string held as UTF-16 units (lone surrogates allowed).
-pub fn json_string_units(units: &[u16]) -> String {
-    let mut out = String::with_capacity(units.len() + 2);
-    out.push('"');
-    for &unit in units {
-        match unit {
-            0x22 => out.push_str("\\\""),
-            0x5C => out.push_str("\\\\"),
-            0x0A => out.push_str("\\n"),
-            0x0D => out.push_str("\\r"),
-            0x09 => out.push_str("\\t"),
-            0x08 => out.push_str("\\b"),
-            0x0C => out.push_str("\\f"),
-            0x20..=0x7E => out.push(unit as u8 as char),
-            _ => out.push_str(&format!("\\u{unit:04x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +184,13 @@ mod tests {
 
     #[test]
     fn json_strings() {
+        // `json.dumps(str)` is celery-proto's `to_json_string` (used to be duplicated here).
+        use celery_proto::json::{PyStr, PyValue, to_json_string};
+        let json_string = |s: &str| to_json_string(&PyValue::str(s));
+        let json_string_units = |units: &[u16]| {
+            let text = PyStr::from_code_points(units.iter().map(|&u| u32::from(u))).unwrap();
+            to_json_string(&PyValue::Str(text))
+        };
         assert_eq!(json_string("a\"é\n"), "\"a\\\"\\u00e9\\n\"");
         assert_eq!(json_string_units(&[0x62, 0xDCE1]), "\"b\\udce1\"");
     }
