@@ -432,7 +432,6 @@ impl Session {
             return Ok(());
         }
         self.forget_token(&open.replica_token);
-        let _ = open.file.sync_data();
         let size = open.file.metadata().map(|m| m.len() as i64).unwrap_or(0);
         drop(open.file);
         let want_checksum = open.cond_input.contains("regChksum") || open.cond_input.contains("verifyChksum");
