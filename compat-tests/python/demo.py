@@ -81,6 +81,13 @@ def main():
             env.update(server.environ())
             print(f"started the iRODS test server on port {server.port} (data in {server.data_dir})")
         workers = start_workers(args.workers, env, work)
+        time.sleep(1.0)
+        if workers.poll() is not None:
+            with open(os.path.join(work, f"worker-{args.workers}.log")) as log:
+                print(log.read(), file=sys.stderr)
+            print(f"the {args.workers} workers exited at start (status {workers.returncode}); nothing was ingested",
+                  file=sys.stderr)
+            return 1
         print(f"started {args.workers} workers; ingesting {source} -> {args.target}")
         started = time.monotonic()
         status = subprocess.call(
