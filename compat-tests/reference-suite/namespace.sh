@@ -46,6 +46,20 @@ mount --bind "$log/tmp" "$root/tmp"
 mkdir -p "$root/data/ufs"
 mount --bind "$log/data-ufs" "$root/data/ufs"
 
+# A checkout, venv or binary under /tmp or /data (CI may clone under /tmp) would vanish behind the
+# private directories: bind each back at its own path. Non-recursive binds, so the private /tmp
+# seen again through a log directory inside the checkout is a plain directory, not a loop.
+IFS=: read -r -a keep <<< "${REFSUITE_KEEP:-}"
+for path in "${keep[@]}"; do
+    [[ -d $path ]] || continue
+    case "$path/" in
+        /tmp/*|/data/*)
+            mountpoint -q "$root$path" 2>/dev/null && continue
+            mkdir -p "$root$path"
+            mount --bind "$path" "$root$path" ;;
+    esac
+done
+
 mkdir -p "$root/.reference-suite/varlib-upper" "$root/.reference-suite/varlib-work"
 mount -t overlay reference-suite-varlib \
     -o "lowerdir=/var/lib,upperdir=$root/.reference-suite/varlib-upper,workdir=$root/.reference-suite/varlib-work" \
