@@ -249,6 +249,9 @@ def main():
     finally:
         text, totals = report(results, time.monotonic() - started)
         print(text, flush=True)
+        # The plain closing line CI runners read ("N passed, N failed, N skipped").
+        print(f"reference-suite: {totals['passed']} passed, {totals['failed'] + totals['errors']} failed, "
+              f"{totals['skipped']} skipped", flush=True)
         with open(os.path.join(LOG_DIR, "summary.txt"), "w") as f:
             f.write(f"workers={WORKERS} pattern={PATTERN or '-'} timeout={TIMEOUT}\n{text}\n")
     bad = totals["failed"] or totals["errors"] or any(not r["classes"] and r["exit"] != 5 for r in results)
