@@ -126,6 +126,17 @@ pub mod error {
     pub const KEY_NOT_FOUND: i32 = -1800000;
     pub const HIERARCHY_ERROR: i32 = -1803000;
     pub const INVALID_OPERATION: i32 = -1811000;
+    pub const SYS_REPLICA_INACCESSIBLE: i32 = -168000;
+    pub const USER_CHKSUM_MISMATCH: i32 = -314000;
+    pub const UNIX_FILE_LSEEK_ERR: i32 = -518000;
+    pub const UNIX_FILE_TRUNCATE_ERR: i32 = -529000;
+    pub const CAT_INVALID_RESOURCE_TYPE: i32 = -810000;
+    pub const CAT_INVALID_USER_TYPE: i32 = -820000;
+    pub const CAT_INVALID_RESOURCE: i32 = -831000;
+    pub const CAT_RESOURCE_NOT_EMPTY: i32 = -835000;
+    pub const CAT_UNKNOWN_SPECIFIC_QUERY: i32 = -853000;
+    pub const CAT_NO_CHECKSUM_FOR_REPLICA: i32 = -862000;
+    pub const DIRECT_CHILD_ACCESS: i32 = -1816000;
     pub const SERVER_NEGOTIATION_ERROR: i32 = -1825000;
     /// In-band marker of RM_COLL progress replies (not an error).
     pub const SYS_SVR_TO_CLI_COLL_STAT: i32 = 99999996;
