@@ -1,0 +1,407 @@
+"""Ingest benchmark: the reference's Python Celery worker fleet against the Rust worker fleet.
+
+Jobs are started by the reference CLI (``irods_sync start ... --synchronous``) exactly as a user
+would; only the fleet that consumes the tasks changes. Both fleets run in the same invocation, on
+the same machine, against the same redis-server and irods-testserver binaries, each scenario group
+on freshly started private instances so that no state leaks from one fleet to the other.
+
+Scenarios:
+  register  N small files registered in place (REGISTER_SYNC, the CLI's default handler)
+  rescan    the same job again on the unchanged tree: every file is skipped by the sync_time cache
+  put       M files of 4 KiB uploaded into the vault (an event handler returning Operation.PUT)
+
+Measured per fleet and scenario: wall-clock files/s, worker CPU per file (process tree, forked
+pool children included), Redis commands per file (INFO commandstats), peak worker memory and the
+test server's CPU per file. See bench/ingest/README.md.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+sys.path.insert(0, os.path.join(ROOT, "compat-tests", "python"))
+sys.path.insert(0, HERE)
+
+from ingest_testsupport import Fleet, FleetError, rust_worker_status  # noqa: E402
+
+import measure  # noqa: E402
+import report  # noqa: E402
+
+ZONE_HOME = "/tempZone/home/rods"
+PUT_HANDLER = os.path.join(HERE, "put_handler.py")
+SCENARIO_ORDER = ["register", "rescan", "put"]
+FLEET_KINDS = ("python", "rust")
+
+
+class RunFailed(Exception):
+    """A scenario did not complete correctly; its numbers must not be reported."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Fleets
+
+
+def availability(kind):
+    """(True, "") when the fleet can run, else (False, why)."""
+    if kind == "python":
+        celery = os.path.join(VENV_BIN, "celery")
+        return (True, "") if os.access(celery, os.X_OK) else (False, f"{celery} not found")
+    works, first_line = rust_worker_status()
+    return (True, "") if works else (False, f"`irods-ingest worker --help`: {first_line}")
+
+
+class BenchFleet(Fleet):
+    """The shared test fleet (private redis-server, test server, one worker process), run the way
+    a production fleet runs: logging at warning, not info. Per-file info logging is real work in
+    the reference's workers and would be measured as such.
+
+    At warning Celery never logs its "ready." line, which Fleet waits for, so readiness here is
+    seen on the broker instead: a client blocked in BRPOP (kombu's Redis transport consumes that
+    way), then a moment for the pool processes to settle. A worker that consumes some other way
+    is used anyway once ``ready_timeout`` has passed, if it is still alive.
+    """
+
+    LOG_LEVEL = {"python": "warning", "rust": "warn"}
+
+    def worker_command(self, kind, name, concurrency):
+        command = super().worker_command(kind, name, concurrency)
+        command[command.index("-l") + 1] = self.LOG_LEVEL[kind]
+        return command
+
+    def _wait_ready(self, worker):
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if not worker.alive():
+                worker.stop_report = f"exited at start with status {worker.process.returncode}"
+                raise FleetError(f"{worker.kind} worker exited at start (status {worker.process.returncode}):\n"
+                                 + worker.log_tail(20))
+            if any(client.get("cmd") == "brpop" for client in self.redis.client_list()):
+                worker.ready = True
+                time.sleep(1.0)
+                return
+            time.sleep(0.1)
+        print(f"  warning: no BRPOP from the {worker.kind} worker after {self.ready_timeout:.0f} s; measuring anyway",
+              file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Source trees
+
+
+def tree(workdir, name, files, per_dir, payload):
+    """``files`` files in directories of ``per_dir`` each, under the work directory; a tree that
+    was completed before (same name and size) is reused."""
+    root = os.path.join(workdir, f"{name}-{files}")
+    if os.path.exists(root + ".complete"):
+        return root
+    print(f"creating {files} files in {root}", flush=True)
+    shutil.rmtree(root, ignore_errors=True)
+    for i in range(files):
+        directory = os.path.join(root, f"d{i // per_dir:05d}")
+        if i % per_dir == 0:
+            os.makedirs(directory)
+        with open(os.path.join(directory, f"f{i:07d}.dat"), "wb") as f:
+            f.write(payload(i))
+    open(root + ".complete", "w").close()
+    return root
+
+
+def small_payload(i):
+    return f"file {i}\n".encode()
+
+
+PUT_BLOCK = bytes(range(256)) * 16  # 4 KiB
+
+
+def put_payload(i):
+    return PUT_BLOCK
+
+
+# ---------------------------------------------------------------------------------------------
+# One job, measured
+
+
+def run_job(fleet, memory, job_name, source, target, files, handler=None):
+    """Runs ``irods_sync start --synchronous`` against ``fleet`` and measures until the CLI returns."""
+    worker, broker = fleet.workers[0], fleet.redis
+    server_pid, redis_pid = fleet.server.process.pid, fleet.redis_server.process.pid
+    if not worker.alive():
+        raise RunFailed(f"the {worker.kind} worker is gone:\n" + worker.log_tail(20))
+    cmd = [os.path.join(VENV_BIN, "python"), "-m", "irods_capability_automated_ingest.irods_sync", "start",
+           source, target, "--job_name", job_name, "--synchronous"]
+    if handler:
+        cmd += ["--event_handler", handler]
+
+    memory.reset()
+    worker_cpu0 = measure.cpu_seconds(measure.process_tree(worker.pid))
+    server_cpu0 = measure.cpu_seconds([server_pid])
+    redis_cpu0 = measure.cpu_seconds([redis_pid])
+    calls0 = measure.redis_command_calls(broker)
+
+    log_path = os.path.join(fleet.dir, f"cli-{job_name}.log")
+    with open(log_path, "ab") as log:
+        began, began_wall = time.monotonic(), time.time()
+        cli = subprocess.Popen(cmd, env=fleet.env, cwd=fleet.tmpdir, stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=subprocess.STDOUT)
+    # While the CLI runs, watch the job's task counter (the key the CLI's own once-a-second
+    # `done()` check reads) every 20 ms, for an end time finer than the CLI's polling. The job's
+    # start is the time the reference's main task stores in `start_time:/<job>` just before it
+    # enqueues the first task, so the CLI's own start-up (imports, connecting) is not counted.
+    # Our GETs are counted and taken out of the Redis figures below.
+    polls, job_started, done_at = 0, None, None
+    while True:
+        pid, status, usage = os.wait4(cli.pid, os.WNOHANG)
+        if pid:
+            break
+        if done_at is None:
+            value = broker.get(f"tasks:/{job_name}")
+            polls += 1
+            if value is not None and int(value) != 0:
+                if job_started is None:
+                    start_time = broker.get(f"start_time:/{job_name}")
+                    polls += 1
+                    job_started = float(start_time) if start_time is not None else began_wall
+            elif job_started is not None:
+                done_at = time.time()
+        time.sleep(0.02)
+    ended = time.monotonic()
+    cli.returncode = os.waitstatus_to_exitcode(status)
+
+    worker_cpu = measure.cpu_seconds(measure.process_tree(worker.pid)) - worker_cpu0
+    server_cpu = measure.cpu_seconds([server_pid]) - server_cpu0
+    redis_cpu = measure.cpu_seconds([redis_pid]) - redis_cpu0
+    calls = measure.diff_counts(measure.redis_command_calls(broker), calls0)
+    calls.pop("info", None)
+    calls["get"] = calls.get("get", 0) - polls
+    calls = {name: n for name, n in calls.items() if n}
+    peak_rss, peak_pss, processes = memory.peaks()
+
+    if cli.returncode != 0:
+        raise RunFailed(f"irods_sync exited with status {cli.returncode} (log {log_path}); worker log:\n"
+                        + worker.log_tail(20))
+    if not worker.alive():
+        raise RunFailed(f"the {worker.kind} worker died during the job:\n" + worker.log_tail(20))
+    landed = count_data_objects(fleet.session(), target)
+    if landed != files:
+        raise RunFailed(f"{landed} data objects under {target}, expected {files}")
+
+    if done_at is None:  # the job came and went between two polls
+        job_started, done_at = began_wall, began_wall + (ended - began)
+    job_s = done_at - job_started
+    total_calls = sum(calls.values())
+    return {
+        "files": files,
+        "job_s": job_s,
+        "cli_s": ended - began,
+        "files_per_s": files / job_s,
+        "files_per_s_cli": files / (ended - began),
+        "worker_cpu_s": worker_cpu,
+        "worker_cpu_ms_per_file": 1000 * worker_cpu / files,
+        "worker_processes": processes,
+        "redis_commands": total_calls,
+        "redis_commands_per_file": total_calls / files,
+        "redis_commands_by_type_per_file": {n: c / files for n, c in sorted(calls.items(), key=lambda kv: -kv[1])},
+        "redis_cpu_ms_per_file": 1000 * redis_cpu / files,
+        "peak_rss_mib": peak_rss / 2**20,
+        "peak_pss_mib": peak_pss / 2**20,
+        "server_cpu_ms_per_file": 1000 * server_cpu / files,
+        "cli_cpu_s": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def count_data_objects(session, target):
+    """Data objects in the catalog under ``target`` (one GenQuery COUNT)."""
+    from irods.column import Like
+    from irods.models import Collection, DataObject
+
+    rows = list(session.query(DataObject.id).filter(Like(Collection.name, f"{target}/%")).count(DataObject.id))
+    return int(next(iter(rows[0].values()))) if rows else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario groups: a fresh fleet (redis-server, test server, workers) for each (fleet, group)
+
+
+def run_group(args, kind, group, trees, workdir, results):
+    """Runs the scenarios of one group (["register", "rescan"] or ["put"]) with one kind of fleet."""
+    # IRODS_ENVIRONMENT_FILE empty: the workers build their session from the IRODS_* variables and
+    # the reference does not re-read a JSON file for every file (see reference-overhead.md).
+    fleet = BenchFleet(workers=kind, concurrency=args.concurrency, env={"IRODS_ENVIRONMENT_FILE": ""},
+                       base_dir=workdir, name=f"bench-{group[0]}")
+    memory = None
+    try:
+        fleet.start()
+        memory = measure.TreeMemorySampler(fleet.workers[0].pid).start()
+        for scenario in group:
+            print(f"  {kind:6} {scenario:8} ...", end=" ", flush=True)
+            try:
+                if scenario in ("register", "rescan"):
+                    result = run_job(fleet, memory, "bench_register", trees["register"], f"{ZONE_HOME}/register",
+                                     args.files)
+                else:
+                    result = run_job(fleet, memory, "bench_put", trees["put"], f"{ZONE_HOME}/put", args.put_files,
+                                     handler=PUT_HANDLER)
+            except RunFailed as failure:
+                results.append({"fleet": kind, "scenario": scenario, "status": "failed", "reason": str(failure)})
+                print(f"FAILED\n{failure}", flush=True)
+                if scenario == "register":
+                    break  # a rescan of a failed first pass measures nothing
+                continue
+            results.append({"fleet": kind, "scenario": scenario, "status": "ok", **result})
+            print(f"{result['files_per_s']:.0f} files/s, {result['worker_cpu_ms_per_file']:.3f} ms CPU/file, "
+                  f"{result['redis_commands_per_file']:.1f} Redis cmds/file, {result['peak_rss_mib']:.0f} MiB",
+                  flush=True)
+    except FleetError as failure:
+        for scenario in group:
+            results.append({"fleet": kind, "scenario": scenario, "status": "failed", "reason": str(failure)})
+        print(f"  {kind}: FAILED\n{failure}", flush=True)
+    finally:
+        if memory is not None:
+            memory.stop()
+        fleet.stop(keep=args.keep)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
+            "load_avg_at_start": os.getloadavg()}
+
+
+def git_revision():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
+                              text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def binary_info(path):
+    try:
+        return {"path": path, "mtime": datetime.datetime.fromtimestamp(os.path.getmtime(path)).isoformat(
+            timespec="seconds")}
+    except OSError:
+        return {"path": path, "mtime": None}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=100_000, help="files in the register/rescan tree (100000)")
+    parser.add_argument("--put-files", type=int, default=10_000, help="4 KiB files in the put tree (10000)")
+    parser.add_argument("--files-per-dir", type=int, default=100, help="files per source directory (100)")
+    parser.add_argument("--quick", action="store_true", help="smoke size: 1000 register, 300 put files")
+    parser.add_argument("-c", "--concurrency", type=int, default=os.cpu_count(),
+                        help="worker concurrency for both fleets (default: the number of cores)")
+    parser.add_argument("--workers", default="python,rust", help="fleets to run, in order (python,rust)")
+    parser.add_argument("--scenarios", default="register,rescan,put",
+                        help="any of register,rescan,put (rescan needs register)")
+    parser.add_argument("--rust-worker", default=os.environ.get(
+        "IRODS_INGEST", os.path.join(ROOT, "target", "release", "irods-ingest")))
+    parser.add_argument("--testserver", default=os.environ.get(
+        "IRODS_TESTSERVER", os.path.join(ROOT, "target", "release", "irods-testserver")))
+    parser.add_argument("--workdir", help="where source trees, catalogs and logs go (default: a new temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, trees)")
+    parser.add_argument("--json", default=os.path.join(HERE, "last-run.json"), help="where to write the results")
+    parser.add_argument("--write-md", action="store_true",
+                        help="rewrite the 'Ingest workers' section of BENCHMARKS.md with this run")
+    args = parser.parse_args()
+    args.testserver, args.rust_worker = os.path.abspath(args.testserver), os.path.abspath(args.rust_worker)
+    # ingest_testsupport.Fleet finds both binaries through these variables.
+    os.environ["IRODS_TESTSERVER"], os.environ["IRODS_INGEST"] = args.testserver, args.rust_worker
+    unknown = set(args.workers.split(",")) - set(FLEET_KINDS)
+    if unknown:
+        parser.error(f"unknown fleet(s): {', '.join(sorted(unknown))}")
+    if args.quick:
+        args.files, args.put_files = 1000, 300
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    unknown = set(scenarios) - set(SCENARIO_ORDER)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    if "rescan" in scenarios and "register" not in scenarios:
+        parser.error("rescan re-runs the register job: include register")
+    args.scenarios = [s for s in SCENARIO_ORDER if s in scenarios]
+    return args
+
+
+def main():
+    args = parse_args()
+    workdir = args.workdir or tempfile.mkdtemp(prefix="bench-ingest-")
+    os.makedirs(workdir, exist_ok=True)
+    run = {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": machine(),
+        "revision": git_revision(),
+        "concurrency": args.concurrency,
+        "sizes": {"register_files": args.files, "put_files": args.put_files, "put_file_bytes": len(PUT_BLOCK),
+                  "files_per_dir": args.files_per_dir, "quick": args.quick},
+        "scenarios": args.scenarios,
+        "binaries": {"testserver": binary_info(args.testserver), "rust_worker": binary_info(args.rust_worker)},
+        "fleets": {},
+        "results": [],
+    }
+    try:
+        # Fail early and clearly when the server binary is unusable (a stale stub build, say).
+        probe = subprocess.run([args.testserver, "--help"], capture_output=True, text=True, timeout=60)
+        if probe.returncode != 0:
+            sys.exit(f"the test server {args.testserver} does not run: {(probe.stderr or probe.stdout).strip()}\n"
+                     "(build one: CARGO_TARGET_DIR=... cargo build --release -p irods-testserver; pass --testserver)")
+        chosen = []
+        for kind in args.workers.split(","):
+            works, why = availability(kind)
+            run["fleets"][kind] = {"status": "available"} if works else {"status": "not available", "reason": why}
+            if works:
+                chosen.append(kind)
+            else:
+                print(f"{kind} fleet: not available ({why})", flush=True)
+
+        trees = {}
+        if "register" in args.scenarios:
+            trees["register"] = tree(workdir, "small", args.files, args.files_per_dir, small_payload)
+        if "put" in args.scenarios:
+            trees["put"] = tree(workdir, "put4k", args.put_files, args.files_per_dir, put_payload)
+
+        groups = [g for g in (["register", "rescan"], ["put"]) if g[0] in args.scenarios]
+        for group in groups:
+            group = [s for s in group if s in args.scenarios]
+            for kind in chosen:
+                run_group(args, kind, group, trees, workdir, run["results"])
+
+        run["load_avg_at_end"] = os.getloadavg()
+        print()
+        print(report.text_table(run))
+        with open(args.json, "w") as f:
+            json.dump(run, f, indent=2)
+        print(f"\nresults: {args.json}")
+        if args.write_md:
+            published = os.path.join(HERE, "published.json")
+            shutil.copyfile(args.json, published)
+            report.write_markdown_section(os.path.join(ROOT, "BENCHMARKS.md"), run)
+            print(f"BENCHMARKS.md 'Ingest workers' section rewritten; its data: {published}")
+    finally:
+        if args.keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    failed = [r for r in run["results"] if r["status"] != "ok"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
