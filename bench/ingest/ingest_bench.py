@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -132,7 +133,9 @@ def put_payload(i):
 
 
 def run_job(fleet, memory, job_name, source, target, files, handler=None):
-    """Runs ``irods_sync start --synchronous`` against ``fleet`` and measures until the CLI returns."""
+    """Runs ``irods_sync start --synchronous`` against ``fleet`` and measures until the CLI returns.
+    A job slower than 10 files/s (plus two minutes), or whose worker dies, is killed and failed."""
+    timeout = 120 + files / 10
     worker, broker = fleet.workers[0], fleet.redis
     server_pid, redis_pid = fleet.server.process.pid, fleet.redis_server.process.pid
     if not worker.alive():
@@ -152,17 +155,24 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
     with open(log_path, "ab") as log:
         began, began_wall = time.monotonic(), time.time()
         cli = subprocess.Popen(cmd, env=fleet.env, cwd=fleet.tmpdir, stdin=subprocess.DEVNULL, stdout=log,
-                               stderr=subprocess.STDOUT)
+                               stderr=subprocess.STDOUT, start_new_session=True)
     # While the CLI runs, watch the job's task counter (the key the CLI's own once-a-second
     # `done()` check reads) every 20 ms, for an end time finer than the CLI's polling. The job's
     # start is the time the reference's main task stores in `start_time:/<job>` just before it
     # enqueues the first task, so the CLI's own start-up (imports, connecting) is not counted.
     # Our GETs are counted and taken out of the Redis figures below.
     polls, job_started, done_at = 0, None, None
+    deadline = began + timeout
     while True:
         pid, status, usage = os.wait4(cli.pid, os.WNOHANG)
         if pid:
             break
+        if time.monotonic() > deadline or not worker.alive():
+            os.killpg(cli.pid, signal.SIGKILL)
+            os.wait4(cli.pid, 0)
+            cli.returncode = -signal.SIGKILL
+            why = "still running after {:.0f} s".format(timeout) if worker.alive() else "the worker exited"
+            raise RunFailed(f"irods_sync killed: {why}; worker log:\n" + worker.log_tail(20))
         if done_at is None:
             value = broker.get(f"tasks:/{job_name}")
             polls += 1
@@ -254,8 +264,10 @@ def run_group(args, kind, group, trees, workdir, results):
             except RunFailed as failure:
                 results.append({"fleet": kind, "scenario": scenario, "status": "failed", "reason": str(failure)})
                 print(f"FAILED\n{failure}", flush=True)
-                if scenario == "register":
-                    break  # a rescan of a failed first pass measures nothing
+                if scenario == "register" and "rescan" in group:  # a rescan of a failed first pass measures nothing
+                    results.append({"fleet": kind, "scenario": "rescan", "status": "failed",
+                                    "reason": "not run: the register pass failed"})
+                    break
                 continue
             results.append({"fleet": kind, "scenario": scenario, "status": "ok", **result})
             print(f"{result['files_per_s']:.0f} files/s, {result['worker_cpu_ms_per_file']:.3f} ms CPU/file, "
@@ -316,8 +328,9 @@ def parse_args():
         "IRODS_INGEST", os.path.join(ROOT, "target", "release", "irods-ingest")))
     parser.add_argument("--testserver", default=os.environ.get(
         "IRODS_TESTSERVER", os.path.join(ROOT, "target", "release", "irods-testserver")))
-    parser.add_argument("--workdir", help="where source trees, catalogs and logs go (default: a new temp dir)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, trees)")
+    parser.add_argument("--workdir", help="where source trees, catalogs and logs go (default: a new temp dir, "
+                        "removed at the end); a given one is kept, and its source trees are reused by later runs")
+    parser.add_argument("--keep", action="store_true", help="keep everything: trees, catalogs, logs")
     parser.add_argument("--json", default=os.path.join(HERE, "last-run.json"), help="where to write the results")
     parser.add_argument("--write-md", action="store_true",
                         help="rewrite the 'Ingest workers' section of BENCHMARKS.md with this run")
@@ -395,7 +408,7 @@ def main():
             report.write_markdown_section(os.path.join(ROOT, "BENCHMARKS.md"), run)
             print(f"BENCHMARKS.md 'Ingest workers' section rewritten; its data: {published}")
     finally:
-        if args.keep:
+        if args.keep or args.workdir:
             print(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -24,20 +24,29 @@ def _stat_fields(pid):
     return text.rsplit(")", 1)[1].split()
 
 
+def _children(pid):
+    """Direct children of ``pid`` from /proc/<pid>/task/*/children (any thread may be the parent)."""
+    found = []
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                found.extend(int(child) for child in f.read().split())
+        except OSError:
+            pass
+    return found
+
+
 def process_tree(root):
-    """``root`` and all its live descendants (one scan of /proc, parent links followed)."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        fields = _stat_fields(entry)
-        if fields is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry))  # fields[1] = ppid
+    """``root`` and all its live descendants."""
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
         tree.append(pid)
-        todo.extend(children.get(pid, []))
+        todo.extend(_children(pid))
     return tree
 
 
