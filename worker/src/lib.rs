@@ -13,6 +13,7 @@
 //! * [`scan`]: one directory pass of `filesystem_sync_path`.
 //! * [`meta`]: typed read access to the task's `meta` dict.
 //! * [`ops`]: the catalog operations of each entry (register, upload, sync, delete, collections).
+//! * [`tasks`]: the Celery tasks themselves, on top of all of the above.
 //! * [`pyfmt`]: Python's `repr(float)`, `str(timedelta)` and friends, where values must match.
 
 pub mod charmap;
@@ -23,3 +24,4 @@ pub mod ops;
 pub mod paths;
 pub mod pyfmt;
 pub mod scan;
+pub mod tasks;

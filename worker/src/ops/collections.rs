@@ -167,3 +167,31 @@ mod tests {
         assert_eq!(create_dirs_lock_name("/z/a"), "create_dirs:/z/a");
     }
 }
+
+/// `irods_utils.list_collection`: the logical paths of the sub-collections and of the data
+/// objects directly in `path` (python-irodsclient's `subcollections` and `data_objects`). A
+/// missing collection is [`OpsError::CollectionDoesNotExist`].
+pub async fn list_collection(conn: &mut Connection, path: &str) -> Result<(Vec<String>, Vec<String>)> {
+    if !conn.collection_exists(path).await? {
+        return Err(OpsError::CollectionDoesNotExist(path.to_owned()));
+    }
+    let mut subcollections: Vec<String> = conn
+        .query(&Query::select(&[col::COLL_NAME]).eq(col::COLL_PARENT_NAME, path).ne(col::COLL_NAME, path))
+        .await?
+        .into_iter()
+        .filter_map(|row| row.into_iter().next())
+        .collect();
+    subcollections.sort();
+    subcollections.dedup();
+    let mut names: Vec<String> = conn
+        .query(&Query::select(&[col::DATA_NAME]).eq(col::COLL_NAME, path))
+        .await?
+        .into_iter()
+        .filter_map(|row| row.into_iter().next())
+        .collect();
+    names.sort();
+    names.dedup();
+    let prefix = path.trim_end_matches('/');
+    let objects = names.into_iter().map(|name| format!("{prefix}/{name}")).collect();
+    Ok((subcollections, objects))
+}

@@ -44,7 +44,7 @@ pub use annotate::{
 };
 pub use collections::{
     CollectionLevel, CreateDirsDriver, collection_is_empty, create_dir, create_dirs, create_dirs_lock_name,
-    delete_collection_lock_name, parent_to_check_after_delete,
+    delete_collection_lock_name, list_collection, parent_to_check_after_delete,
 };
 pub use decision::{DataObjEvent, DeleteMode, FileAction, Operation, decide, needs_replica_check};
 pub use delete::{

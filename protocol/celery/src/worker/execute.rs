@@ -240,11 +240,35 @@ async fn republish_for_retry(w: &Arc<Inner>, d: &Delivery, retry: &RetryRequest)
     if let Some(PyValue::Dict(info)) = properties.get_mut("delivery_info") {
         info.remove("redelivered");
     }
+    if let Some(args) = &retry.args {
+        replace_args(&mut envelope, args)?;
+    }
     envelope.set_delivery_tag(&uuid::Uuid::new_v4().to_string());
     w.producer
         .send_raw(&d.request.queue, d.request.priority, &envelope.to_bytes())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Puts `args` in place of the body's positional arguments (kwargs and embed stay), and updates
+/// `argsrepr` to match.
+fn replace_args(envelope: &mut crate::message::Envelope, args: &[PyValue]) -> Result<(), String> {
+    let mut body = envelope.body_json().map_err(|e| e.to_string())?;
+    match &mut body {
+        PyValue::List(items) if !items.is_empty() => items[0] = PyValue::List(args.to_vec()),
+        _ => return Err("the message body is not a protocol-v2 [args, kwargs, embed] list".into()),
+    }
+    envelope.set_json_body(&body);
+    // Keep the sender's style: `[...]` from a list, `(...,)` from a tuple (Celery signatures).
+    let was_list = envelope
+        .headers()
+        .and_then(|h| h.get("argsrepr"))
+        .and_then(PyValue::as_str)
+        .is_some_and(|r| r.starts_with('['));
+    let style = if was_list { json::ArgsStyle::List } else { json::ArgsStyle::Tuple };
+    let repr = json::saferepr_args(args, style, Some(json::ARGSREPR_MAXSIZE));
+    envelope.headers_mut().insert("argsrepr", repr);
+    Ok(())
 }
 
 /// `Some(expired)` if the request must not run: revoked (`false`) or past `expires` (`true`).

@@ -85,6 +85,9 @@ pub struct RetryRequest {
     pub countdown: Duration,
     /// The reason stored with state RETRY; Python shows it as the exception.
     pub reason: TaskFailure,
+    /// New positional arguments for the republished message; `None` keeps the received ones (what
+    /// Celery's `self.retry()` does). A task that finished part of its work can retry only the rest.
+    pub args: Option<Vec<PyValue>>,
 }
 
 /// How a task can end other than with a value.
@@ -230,7 +233,12 @@ impl TaskContext {
 
     /// Builds the error that makes the worker retry this task after `countdown`.
     pub fn retry(&self, countdown: Duration, reason: TaskFailure) -> TaskError {
-        TaskError::Retry(RetryRequest { countdown, reason })
+        TaskError::Retry(RetryRequest { countdown, reason, args: None })
+    }
+
+    /// Like [`TaskContext::retry`], republishing `args` instead of the received arguments.
+    pub fn retry_with_args(&self, countdown: Duration, reason: TaskFailure, args: Vec<PyValue>) -> TaskError {
+        TaskError::Retry(RetryRequest { countdown, reason, args: Some(args) })
     }
 
     /// Records why the task is being stopped (the first reason wins).

@@ -1,0 +1,95 @@
+//! `filesystem_main_task` (reference §3.3): re-arm a periodic job, `pre_job`, then start a pass by
+//! resetting the job's counters and enqueueing `filesystem_sync_path` for the root.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use celery_proto::json::{PyDict, PyValue};
+use celery_proto::producer::SendOptions;
+use celery_proto::worker::{TaskContext, TaskError, TaskRequest, TaskResult};
+use ingest_pyhandlers::Override;
+
+use super::app::IngestApp;
+use super::failure::Failure;
+use super::joblog::Level;
+use super::names;
+use super::run::TaskRun;
+use crate::fields;
+use crate::job::{JobStore, PassStart, time_time};
+
+pub async fn filesystem_main_task(app: Arc<IngestApp>, req: TaskRequest, ctx: TaskContext) -> TaskResult {
+    let mut run = TaskRun::new(app, &req, ctx)?;
+    // Step 1: the root target collection, which delete mode never removes.
+    let target = run.meta.get("target").cloned().unwrap_or(PyValue::Null);
+    run.meta.insert("root_target_collection", target);
+    match pass(&run).await {
+        Ok(()) => Ok(PyValue::Null),
+        Err(failure) if failure.exc_type == "OSError" => {
+            run.log(&run.meta, Level::Warning, &format!("Warning: {}", failure.message), PyDict::new());
+            Ok(PyValue::Null)
+        }
+        Err(failure) => {
+            run.log(
+                &run.meta,
+                Level::Error,
+                &format!("Unexpected error: {}", failure.message),
+                PyDict::new(),
+            );
+            let label = fields!["task" => names::FILESYSTEM_MAIN_TASK, "job_name" => run.meta.get("job_name").cloned().unwrap_or(PyValue::Null),
+                                "exc" => failure.repr()];
+            run.log(&run.meta, Level::Error, "failed_restart", label);
+            Err(TaskError::Failure(failure.to_task_failure()))
+        }
+    }
+}
+
+async fn pass(run: &TaskRun) -> Result<(), Failure> {
+    let meta = run.meta();
+    let job = meta.job_name()?.to_owned();
+    // Step 2: a periodic job publishes its next firing before this pass runs.
+    if let Some(interval) = meta.interval()? {
+        let options = SendOptions::to_queue(meta.restart_queue()?)
+            .task_id(job.as_str())
+            .countdown(Duration::from_secs(interval.max(0) as u64))
+            .parent(run.ctx.id(), run.ctx.root_id());
+        run.ctx
+            .producer()
+            .send_task(
+                names::FILESYSTEM_MAIN_TASK,
+                vec![PyValue::Dict(run.meta.clone())],
+                PyDict::new(),
+                options,
+            )
+            .await
+            .map_err(|e| Failure::new("OperationalError", format!("re-arming periodic job {job}: {e}")))?;
+    }
+    let handler = run.handler().await?;
+    if handler.capabilities().has_override(Override::PreJob) {
+        handler.pre_job(&run.meta, &run.limits).await?;
+    }
+    run.log(&run.meta, Level::Info, "***************** restart *****************", PyDict::new());
+    match run.app.store.start_pass(&job, time_time()).await? {
+        PassStart::Started => {
+            run.log(
+                &run.meta,
+                Level::Info,
+                "no tasks for this job and worker handling this task is not busy",
+                PyDict::new(),
+            );
+            let mut child = run.meta.clone();
+            child.insert("task", "filesystem_sync_path");
+            let path_queue = meta.path_queue()?.to_owned();
+            child.insert("queue_name", path_queue);
+            run.enqueue(&handler, names::FILESYSTEM_SYNC_PATH, child).await
+        }
+        PassStart::Busy => {
+            run.log(
+                &run.meta,
+                Level::Info,
+                "tasks exist for this job or worker handling this task is busy",
+                PyDict::new(),
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! One task run: its meta, handler, limits and the child tasks it enqueues (reference §3.2), and
+//! the bookkeeping around it (reference §3.8: `IrodsTask`'s `on_success`, `on_retry`,
+//! `on_failure` and `after_return`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use celery_proto::json::{PyDict, PyValue};
+use celery_proto::worker::{CancelReason, TaskContext, TaskError, TaskRequest, TaskResult};
+use ingest_pyhandlers::{CallLimits, Handler, Override};
+use tokio_util::sync::CancellationToken;
+
+use super::app::IngestApp;
+use super::failure::Failure;
+use super::joblog::Level;
+use crate::fields;
+use crate::job::{Enqueue, JobStore, TaskOutcome};
+use crate::meta::Meta;
+
+/// Everything a task body needs.
+pub struct TaskRun {
+    pub app: Arc<IngestApp>,
+    pub ctx: TaskContext,
+    /// `args[0]` as received.
+    pub meta: PyDict,
+    pub limits: CallLimits,
+    /// Set by a body that finished part of its work: the meta a retry carries instead of the
+    /// received one (a chunk retried without the entries that already succeeded).
+    retry_meta: std::sync::Mutex<Option<PyDict>>,
+}
+
+impl TaskRun {
+    /// Reads `args[0]` and sets up the limits from the message's soft time limit.
+    pub fn new(app: Arc<IngestApp>, req: &TaskRequest, ctx: TaskContext) -> Result<Self, TaskError> {
+        let meta = match req.arg(0, "meta") {
+            Some(PyValue::Dict(meta)) => meta.clone(),
+            other => {
+                let found = other.map_or("nothing", PyValue::type_name);
+                return Err(TaskError::failure(
+                    "TypeError",
+                    format!("expected the meta dict as args[0], got {found}"),
+                ));
+            }
+        };
+        let soft = soft_time_limit(req);
+        let terminate = CancellationToken::new();
+        // Python hooks see `Terminated` only for a revoke with terminate (or a cold shutdown); the
+        // soft limit raises `SoftTimeLimitExceeded` through the deadline instead.
+        tokio::spawn({
+            let (ctx, terminate) = (ctx.clone(), terminate.clone());
+            async move {
+                ctx.cancellation().cancelled().await;
+                if matches!(ctx.cancel_reason(), Some(CancelReason::Terminated | CancelReason::Shutdown)) {
+                    terminate.cancel();
+                }
+            }
+        });
+        let limits =
+            CallLimits { soft_deadline: soft.map(|s| Instant::now() + s), terminate: Some(terminate) };
+        Ok(TaskRun { app, ctx, meta, limits, retry_meta: Default::default() })
+    }
+
+    /// A retry of this run republishes `meta` instead of the received meta.
+    pub fn retry_with(&self, meta: PyDict) {
+        *self.retry_meta.lock().unwrap_or_else(|p| p.into_inner()) = Some(meta);
+    }
+
+    pub fn meta(&self) -> Meta<'_> {
+        Meta::from_dict(&self.meta)
+    }
+
+    pub async fn handler(&self) -> Result<Handler, Failure> {
+        self.app.handler(&self.meta()).await
+    }
+
+    /// Fails with `SoftTimeLimitExceeded` once the soft limit has passed (checked between
+    /// pieces of Rust work; Python hooks are interrupted by the runtime itself).
+    pub fn check_soft_limit(&self) -> Result<(), Failure> {
+        if self.limits.soft_deadline.is_some_and(|d| Instant::now() >= d)
+            || self.ctx.cancel_reason() == Some(CancelReason::SoftTimeLimit)
+        {
+            return Err(Failure::soft_time_limit());
+        }
+        Ok(())
+    }
+
+    pub fn log(&self, meta: &PyDict, level: Level, event: &str, fields: PyDict) {
+        self.app.log.log(&Meta::from_dict(meta), level, event, fields);
+    }
+
+    /// `utils.enqueue_task(task, meta)`: unless the job is being stopped, count the child
+    /// (`INCRBY tasks:/`, `RPUSH count:/`) and publish it to `meta["queue_name"]` with a uuid1 id
+    /// and the handler's `timeout()` as soft time limit.
+    pub async fn enqueue(&self, handler: &Handler, task_name: &str, meta: PyDict) -> Result<(), Failure> {
+        let m = Meta::from_dict(&meta);
+        let job = m.job_name()?.to_owned();
+        let queue = m.queue_name()?.to_owned();
+        let label = fields!["task" => m.get("task").cloned().unwrap_or(PyValue::Null),
+                            "path" => m.get("path").cloned().unwrap_or(PyValue::Null),
+                            "job_name" => job.as_str()];
+        let id = uuid1();
+        let timeout = if handler.capabilities().has_override(Override::Timeout) {
+            handler.timeout(&meta, &self.limits).await?
+        } else {
+            PyValue::Int(3600)
+        };
+        let soft = match &timeout {
+            PyValue::Null => None,
+            value => Some(value.as_f64().ok_or_else(|| {
+                Failure::new(
+                    "TypeError",
+                    format!("timeout() returned {}, expected a number", value.type_name()),
+                )
+            })?),
+        };
+        match self.app.store.enqueue(&job, std::slice::from_ref(&id)).await? {
+            Enqueue::Stopping => {
+                self.log(&meta, Level::Info, "async_job_name_stopping", label);
+                return Ok(());
+            }
+            Enqueue::Counted => self.log(&meta, Level::Info, "incr_job_name", label),
+        }
+        let options = self.ctx.child_options(&queue).task_id(id.as_str()).time_limits(None, soft);
+        self.ctx
+            .producer()
+            .send_task(task_name, vec![PyValue::Dict(meta)], PyDict::new(), options)
+            .await
+            .map_err(|e| Failure::new("OperationalError", format!("publishing {task_name}: {e}")))?;
+        Ok(())
+    }
+}
+
+/// The soft limit of the message (`timelimit[1]`).
+fn soft_time_limit(req: &TaskRequest) -> Option<Duration> {
+    let limit = req.headers.get("timelimit")?.as_list()?.get(1)?.as_f64()?;
+    (limit.is_finite() && limit >= 0.0).then(|| Duration::from_secs_f64(limit))
+}
+
+/// `str(uuid.uuid1())`: time-based ids like the reference's child tasks.
+pub fn uuid1() -> String {
+    static NODE: std::sync::OnceLock<[u8; 6]> = std::sync::OnceLock::new();
+    let node = NODE.get_or_init(|| {
+        // A random node id with the multicast bit set, as RFC 4122 asks when no MAC is used.
+        let mut node: [u8; 6] = rand::random();
+        node[0] |= 0x01;
+        node
+    });
+    uuid::Uuid::now_v1(node).to_string()
+}
+
+/// Runs an `IrodsTask` body and does the reference's bookkeeping around it.
+pub async fn run_irods_task<F, Fut>(
+    app: Arc<IngestApp>,
+    req: TaskRequest,
+    ctx: TaskContext,
+    body: F,
+) -> TaskResult
+where
+    F: FnOnce(Arc<TaskRun>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failure>>,
+{
+    let run = Arc::new(TaskRun::new(app, &req, ctx)?);
+    let outcome = body(run.clone()).await;
+    let meta = Meta::from_dict(&run.meta);
+    let job = match meta.job_name() {
+        Ok(job) => job.to_owned(),
+        Err(e) => return Err(TaskError::failure("KeyError", e.to_string())),
+    };
+    let base = fields!["task" => meta.get("task").cloned().unwrap_or(PyValue::Null),
+                       "path" => meta.get("path").cloned().unwrap_or(PyValue::Null),
+                       "job_name" => job.as_str(),
+                       "task_id" => run.ctx.id()];
+    let label = |extra: PyDict| with_fields(&base, extra);
+    let error = match outcome {
+        Ok(()) => {
+            run.log(&run.meta, Level::Info, "succeeded_task", label(fields!["retval" => PyValue::Null]));
+            finish(&run, &job, TaskOutcome::Succeeded, &base).await;
+            return Ok(PyValue::Null);
+        }
+        Err(error) => error,
+    };
+    let failure = error;
+    let retry_meta = run.retry_meta.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(countdown) = retry_countdown(&run).await {
+        let exc =
+            fields!["exc" => failure.repr(), "traceback" => failure.traceback.clone().unwrap_or_default()];
+        run.log(&run.meta, Level::Warning, "retry_task", label(exc));
+        if let Err(e) = run.app.store.record_retry(&job).await {
+            tracing::warn!(job, error = %e, "could not count the retry");
+        }
+        let reason = failure.to_task_failure();
+        return Err(match retry_meta {
+            Some(meta) => run.ctx.retry_with_args(countdown, reason, vec![PyValue::Dict(meta)]),
+            None => run.ctx.retry(countdown, reason),
+        });
+    }
+    let exc = fields!["exc" => failure.repr(), "traceback" => failure.traceback.clone().unwrap_or_default()];
+    run.log(&run.meta, Level::Error, "failed_task", label(exc));
+    tracing::error!(task = %req.name, id = %req.id, job, error = %failure, "task failed");
+    finish(&run, &job, TaskOutcome::Failed, &base).await;
+    Err(TaskError::Failure(failure.to_task_failure()))
+}
+
+/// Celery's retry rule with the handler's `max_retries()` (None = unlimited) and `delay()`:
+/// `Some(countdown)` when this run may be retried.
+async fn retry_countdown(run: &TaskRun) -> Option<Duration> {
+    let handler = run.handler().await.ok()?;
+    let limits = CallLimits { soft_deadline: None, terminate: run.limits.terminate.clone() };
+    let next = i64::from(run.ctx.retries()) + 1;
+    match handler.max_retries(&run.meta, &limits).await {
+        Ok(PyValue::Null) => {}
+        Ok(value) => {
+            let max = value.as_i64().or_else(|| value.as_f64().map(|f| f as i64)).unwrap_or(0);
+            if next > max {
+                return None;
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "max_retries() failed; not retrying");
+            return None;
+        }
+    }
+    let delay = match handler.delay(&run.meta, next, &limits).await {
+        Ok(value) => value.as_f64().unwrap_or(0.0),
+        Err(e) => {
+            tracing::warn!(error = %e, "delay() failed; retrying at once");
+            0.0
+        }
+    };
+    Some(Duration::from_secs_f64(if delay.is_finite() && delay > 0.0 { delay } else { 0.0 }))
+}
+
+/// `on_failure`'s count and `after_return`: decrement, cleanup when done, `post_job`.
+fn with_fields(base: &PyDict, extra: PyDict) -> PyDict {
+    let mut d = base.clone();
+    for (k, v) in extra.iter() {
+        d.insert(k.clone(), v.clone());
+    }
+    d
+}
+
+async fn finish(run: &TaskRun, job: &str, outcome: TaskOutcome, base: &PyDict) {
+    run.log(&run.meta, Level::Info, "decr_job_name", with_fields(base, fields!["retval" => PyValue::Null]));
+    let finished = match run.app.store.finish(job, run.ctx.id(), outcome).await {
+        Ok(finished) => finished,
+        Err(e) => {
+            tracing::error!(job, error = %e, "could not record the end of the task in Redis");
+            return;
+        }
+    };
+    if !finished.cleanup_files.is_empty() {
+        tracing::warn!(job, files = ?finished.cleanup_files, "cleanup:/ named files; not removing them");
+    }
+    if finished.done {
+        tracing::info!(job, "job done");
+        match run.handler().await {
+            Ok(handler) if handler.capabilities().has_override(Override::PostJob) => {
+                if let Err(e) = handler.post_job(&run.meta, &CallLimits::none()).await {
+                    tracing::error!(job, error = %e, "post_job raised");
+                    run.log(&run.meta, Level::Error, "post_job failed", fields!["exc" => e.to_string()]);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(job, error = %e, "cannot load the handler for post_job"),
+        }
+    }
+}
