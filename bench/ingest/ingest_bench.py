@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import subprocess
@@ -146,6 +147,7 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
         cmd += ["--event_handler", handler]
 
     memory.reset()
+    harness_cpu0 = own_cpu_seconds()
     worker_cpu0 = measure.cpu_seconds(measure.process_tree(worker.pid))
     server_cpu0 = measure.cpu_seconds([server_pid])
     redis_cpu0 = measure.cpu_seconds([redis_pid])
@@ -195,6 +197,7 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
     calls["get"] = calls.get("get", 0) - polls
     calls = {name: n for name, n in calls.items() if n}
     peak_rss, peak_pss, processes = memory.peaks()
+    harness_cpu = own_cpu_seconds() - harness_cpu0
 
     if cli.returncode != 0:
         raise RunFailed(f"irods_sync exited with status {cli.returncode} (log {log_path}); worker log:\n"
@@ -226,7 +229,13 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
         "peak_pss_mib": peak_pss / 2**20,
         "server_cpu_ms_per_file": 1000 * server_cpu / files,
         "cli_cpu_s": usage.ru_utime + usage.ru_stime,
+        "harness_cpu_s": harness_cpu,  # this script's sampling and polling during the job
     }
+
+
+def own_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def count_data_objects(session, target):
@@ -313,6 +322,20 @@ def binary_info(path):
         return {"path": path, "mtime": None}
 
 
+def use_snapshots_of_binaries(args, workdir):
+    """Runs use copies of the two binaries taken now, so that a rebuild of target/release/ in the
+    middle of a run (other people work in this checkout) cannot mix two builds in one table.
+    ingest_testsupport.Fleet finds them through IRODS_TESTSERVER and IRODS_INGEST."""
+    snapshots = os.path.join(workdir, "bin")
+    os.makedirs(snapshots, exist_ok=True)
+    for variable, attribute in (("IRODS_TESTSERVER", "testserver"), ("IRODS_INGEST", "rust_worker")):
+        original = getattr(args, attribute)
+        copy = os.path.join(snapshots, os.path.basename(original))
+        if os.path.exists(original):
+            shutil.copy2(original, copy)
+        os.environ[variable] = copy if os.path.exists(original) else original
+
+
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=100_000, help="files in the register/rescan tree (100000)")
@@ -336,8 +359,6 @@ def parse_args():
                         help="rewrite the 'Ingest workers' section of BENCHMARKS.md with this run")
     args = parser.parse_args()
     args.testserver, args.rust_worker = os.path.abspath(args.testserver), os.path.abspath(args.rust_worker)
-    # ingest_testsupport.Fleet finds both binaries through these variables.
-    os.environ["IRODS_TESTSERVER"], os.environ["IRODS_INGEST"] = args.testserver, args.rust_worker
     unknown = set(args.workers.split(",")) - set(FLEET_KINDS)
     if unknown:
         parser.error(f"unknown fleet(s): {', '.join(sorted(unknown))}")
@@ -370,8 +391,9 @@ def main():
         "results": [],
     }
     try:
+        use_snapshots_of_binaries(args, workdir)
         # Fail early and clearly when the server binary is unusable (a stale stub build, say).
-        probe = subprocess.run([args.testserver, "--help"], capture_output=True, text=True, timeout=60)
+        probe = subprocess.run([os.environ["IRODS_TESTSERVER"], "--help"], capture_output=True, text=True, timeout=60)
         if probe.returncode != 0:
             sys.exit(f"the test server {args.testserver} does not run: {(probe.stderr or probe.stdout).strip()}\n"
                      "(build one: CARGO_TARGET_DIR=... cargo build --release -p irods-testserver; pass --testserver)")

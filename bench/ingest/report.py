@@ -94,6 +94,11 @@ def _md_table(headings, rows):
     return "\n".join(out)
 
 
+def _built(run, binary):
+    mtime = run["binaries"][binary]["mtime"]
+    return mtime.replace("T", " ")[:16] if mtime else "(missing)"
+
+
 def _ceiling_quote(text):
     """The table of the existing test-server section, so the fleet numbers are read against it."""
     match = re.search(r"^## [^\n]*test server[^\n]*\n(.*?)(?=^## |\Z)", text, re.S | re.M | re.I)
@@ -123,6 +128,7 @@ def markdown_section(run, benchmarks_text):
         f"Sizes: register and rescan **{sizes['register_files']:,} files** ({sizes['files_per_dir']} per directory), "
         f"put **{sizes['put_files']:,} files of {sizes['put_file_bytes'] // 1024} KiB**"
         + (" (the `--quick` smoke size)" if sizes.get("quick") else "") + ". "
+        f"Binaries: irods-ingest built {_built(run, 'rust_worker')}, irods-testserver built {_built(run, 'testserver')}. "
         "Data: [bench/ingest/published.json](bench/ingest/published.json).")
     parts.append("")
     headings = ["scenario", "fleet"] + [h for h, _, _ in COLUMNS]
