@@ -1,7 +1,7 @@
 """Driver behind scripts/demo: one real ingest, start to finish, on private services.
 
-Runs the reference ``irods_sync start --synchronous`` against a worker fleet (the reference's
-Python Celery workers, or ``irods-ingest worker`` with ``--workers rust``), then prints the
+Runs the reference ``irods_sync start --synchronous`` against a worker fleet (``irods-ingest
+worker`` by default, the reference's Python Celery workers with ``--workers python``), then prints the
 collections, data objects, replicas and AVUs that landed in the catalog.
 """
 
@@ -28,7 +28,7 @@ def start_workers(kind, env, log_dir):
         cmd = [os.path.join(VENV_BIN, "celery"), "-A", "irods_capability_automated_ingest", "worker",
                "-c", "2", "-l", "info", "-Q", queues, "-n", "demo-py@%h"]
     else:
-        cmd = [os.path.join(ROOT, "target", "release", "irods-ingest"), "worker", "-c", "2", "-Q", queues,
+        cmd = [os.environ.get("IRODS_INGEST_BIN", os.path.join(ROOT, "target", "release", "irods-ingest")), "worker", "-c", "2", "-Q", queues,
                "-n", "demo-rs@%h"]
     log = open(os.path.join(log_dir, f"worker-{kind}.log"), "ab")
     return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -54,7 +54,7 @@ def show_catalog(env, target):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workers", choices=["python", "rust"], default="python")
+    parser.add_argument("--workers", choices=["python", "rust"], default="rust")
     parser.add_argument("--source", default=None, help="directory to ingest (default: the demo tree)")
     parser.add_argument("--target", default="/tempZone/home/rods/demo")
     parser.add_argument("--event-handler", default=os.path.join(ROOT, "examples", "handlers", "register_with_avu.py"))

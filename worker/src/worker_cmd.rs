@@ -51,6 +51,9 @@ pub struct WorkerArgs {
     /// `access` (what this process can actually read).
     #[arg(long = "readable", default_value = "group-bit", value_parser = ["group-bit", "access"])]
     readable: String,
+    /// Entries of one chunk task synced at once (each waits on Redis and iRODS round trips).
+    #[arg(long = "entry-parallelism", default_value_t = 4)]
+    entry_parallelism: usize,
     /// Accepted for command-line compatibility with Celery; the app is always the ingest one.
     #[arg(short = 'A', long = "app", hide = true)]
     app: Option<String>,
@@ -70,13 +73,14 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
         .concurrency
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
+    let in_flight = concurrency * args.entry_parallelism.max(1);
 
     // Python first, outside the async runtime: it takes a moment and blocks.
     let sink: Arc<DefaultLogSink> = Arc::new(DefaultLogSink::new());
     let handlers = HandlerRuntime::start(RuntimeConfig {
         // A hook that wraps an operation holds its thread while the operation asks the handler for
-        // `target_path()`/`to_resource()` on another one: two per task never run short.
-        threads: concurrency * 2 + 1,
+        // `target_path()`/`to_resource()` on another one: two per entry in flight never run short.
+        threads: in_flight * 2 + 1,
         log_sink: sink.clone() as Arc<dyn LogSink>,
         log_level: Some(python_level_name(level).to_owned()),
         ..RuntimeConfig::default()
@@ -84,12 +88,12 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
     .context("starting the embedded Python for event handlers")?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(serve(args, concurrency, level, handlers, sink))
+    runtime.block_on(serve(args, in_flight, level, handlers, sink))
 }
 
 async fn serve(
     args: WorkerArgs,
-    concurrency: usize,
+    in_flight: usize,
     level: i32,
     handlers: HandlerRuntime,
     sink: Arc<DefaultLogSink>,
@@ -108,10 +112,11 @@ async fn serve(
             LockOptions::expiring(Duration::from_secs(args.lock_expiry))
         },
         readability: if args.readable == "access" { Readability::Access } else { Readability::GroupReadBit },
+        entry_parallelism: args.entry_parallelism.max(1),
         ..Settings::default()
     };
     let log = JobLog::new(sink as Arc<dyn LogSink>, level);
-    let pool_size = concurrency * 2 + settings.put_threads;
+    let pool_size = in_flight * 2 + settings.put_threads;
     let app = IngestApp::connect(&args.broker, irods, pool_size, handlers, log, settings)
         .await
         .with_context(|| format!("connecting to Redis at {}", redact(&args.broker)))?;
@@ -122,7 +127,10 @@ async fn serve(
     let queues: Vec<String> =
         args.queues.split(',').map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned).collect();
     let mut config = WorkerConfig::new(args.broker.clone(), queues);
-    config.concurrency = concurrency;
+    config.concurrency = args
+        .concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
     config.prefetch_multiplier = args.prefetch_multiplier.max(1);
     config.task_events = args.task_events;
     if let Some(name) = &args.hostname {

@@ -1,4 +1,4 @@
-"""scripts/demo's ingest, run for real: reference irods_sync + Python workers + our test server."""
+"""scripts/demo's ingest, run for real: reference irods_sync + Rust or Python workers + our test server."""
 
 import os
 import subprocess
@@ -9,10 +9,16 @@ from conftest import HERE, release_binary
 DEMO = os.path.join(os.path.dirname(HERE), "demo.py")
 
 
-def test_demo_ingest_registers_the_tree_with_avus():
+import pytest
+
+
+@pytest.mark.parametrize("workers", ["rust", "python"])
+def test_demo_ingest_registers_the_tree_with_avus(workers):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRODS_") and k != "CELERY_BROKER_URL"}
     env["IRODS_TESTSERVER"] = release_binary("irods-testserver")
-    run = subprocess.run([sys.executable, DEMO, "--workers", "python"], env=env, capture_output=True, text=True,
+    if workers == "rust":
+        env["IRODS_INGEST_BIN"] = release_binary("irods-ingest")
+    run = subprocess.run([sys.executable, DEMO, "--workers", workers], env=env, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout

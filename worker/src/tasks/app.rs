@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use celery_proto::json::PyDict;
-use ingest_pyhandlers::{CallLimits, Handler, HandlerRuntime, reference_module_name};
+use ingest_pyhandlers::{
+    CallLimits, DeleteMode, Handler, HandlerChoice, HandlerRuntime, Operation, reference_module_name,
+};
 use irods_proto::{IrodsConfig, Pool, PoolOptions};
 use redis::AsyncCommands;
 
@@ -27,6 +29,8 @@ pub struct Settings {
     pub readability: Readability,
     /// Connections per parallel upload of large files (python-irodsclient's default).
     pub put_threads: usize,
+    /// Entries of one `filesystem_sync_files` chunk synced at once.
+    pub entry_parallelism: usize,
 }
 
 impl Default for Settings {
@@ -35,6 +39,7 @@ impl Default for Settings {
             locks: LockOptions::expiring(Duration::from_secs(300)),
             readability: Readability::GroupReadBit,
             put_threads: crate::ops::default_put_threads(),
+            entry_parallelism: 4,
         }
     }
 }
@@ -48,6 +53,9 @@ pub struct IngestApp {
     pub log: JobLog,
     pub settings: Settings,
     irods: IrodsPools,
+    /// Keys whose source is the CLI's default handler text: its `operation()` and `delete_mode()`
+    /// are constants, answered here without a Python call per entry.
+    default_handlers: Mutex<std::collections::HashSet<String>>,
 }
 
 impl IngestApp {
@@ -71,6 +79,7 @@ impl IngestApp {
             log,
             settings,
             irods: IrodsPools { base: irods, size: pool_size, pools: Mutex::default() },
+            default_handlers: Mutex::default(),
         }))
     }
 
@@ -91,7 +100,41 @@ impl IngestApp {
         })?;
         let source = String::from_utf8(source)
             .map_err(|_| Failure::new("UnicodeDecodeError", format!("event handler {key:?} is not UTF-8")))?;
-        Ok(self.handlers.load(key, &module, &source, &CallLimits::none()).await?)
+        let handler = self.handlers.load(key, &module, &source, &CallLimits::none()).await?;
+        if source == crate::job::DEFAULT_EVENT_HANDLER {
+            self.default_handlers.lock().unwrap_or_else(|p| p.into_inner()).insert(key.to_owned());
+        }
+        Ok(handler)
+    }
+
+    fn is_default_handler(&self, handler: &Handler) -> bool {
+        self.default_handlers.lock().unwrap_or_else(|p| p.into_inner()).contains(handler.key())
+    }
+
+    /// `operation(session, meta)`, without Python for the CLI's default handler.
+    pub async fn operation(
+        &self,
+        handler: &Handler,
+        meta: &PyDict,
+        limits: &CallLimits,
+    ) -> Result<HandlerChoice<Operation>, Failure> {
+        if self.is_default_handler(handler) {
+            return Ok(HandlerChoice::Member(Operation::RegisterSync));
+        }
+        Ok(handler.operation(meta, &PyDict::new(), limits).await?)
+    }
+
+    /// `delete_mode(meta)`, without Python for the CLI's default handler.
+    pub async fn delete_mode(
+        &self,
+        handler: &Handler,
+        meta: &PyDict,
+        limits: &CallLimits,
+    ) -> Result<HandlerChoice<DeleteMode>, Failure> {
+        if self.is_default_handler(handler) {
+            return Ok(HandlerChoice::Member(DeleteMode::DoNotDelete));
+        }
+        Ok(handler.delete_mode(meta, limits).await?)
     }
 
     /// Connections acting as `as_user` (`(zone, user)`), or as the configured user.

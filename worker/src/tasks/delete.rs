@@ -127,7 +127,8 @@ async fn remove_data_objects(run: &TaskRun) -> Result<(), Failure> {
 
 /// `irods_utils.delete_data_object`: per the handler's delete mode, inside `on_data_obj_delete`.
 async fn delete_data_object(run: &TaskRun, handler: &Handler, meta: &PyDict) -> Result<(), Failure> {
-    let mode = handler.delete_mode(meta, &run.limits).await?.member().unwrap_or(DeleteMode::DoNotDelete);
+    let mode =
+        run.app.delete_mode(handler, meta, &run.limits).await?.member().unwrap_or(DeleteMode::DoNotDelete);
     let Some(removal) = DataObjectRemoval::for_mode(mode) else { return Ok(()) };
     let pool = run.app.irods_for(handler, meta, &run.limits).await?;
     let logical = Meta::from_dict(meta).target()?.to_owned();
@@ -209,7 +210,8 @@ async fn remove_collection(run: &TaskRun) -> Result<(), Failure> {
 /// **Fixed:** the reference runs the parent's `on_coll_delete` with the child's meta, so the
 /// parent stays; here the parent is removed with its own path in `meta["target"]`.
 async fn delete_collection_if_empty(run: &TaskRun, handler: &Handler, meta: &PyDict) -> Result<(), Failure> {
-    let mode = handler.delete_mode(meta, &run.limits).await?.member().unwrap_or(DeleteMode::DoNotDelete);
+    let mode =
+        run.app.delete_mode(handler, meta, &run.limits).await?.member().unwrap_or(DeleteMode::DoNotDelete);
     if mode == DeleteMode::DoNotDelete {
         return Ok(());
     }

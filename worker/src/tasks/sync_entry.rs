@@ -8,8 +8,9 @@
 
 use std::sync::Arc;
 
-use celery_proto::json::{PyDict, PyValue};
+use celery_proto::json::{PyDict, PyStr, PyValue};
 use celery_proto::worker::{TaskContext, TaskRequest, TaskResult};
+use futures::stream::{self, StreamExt};
 use ingest_pyhandlers::{CallLimits, Event, EventCall, Handler, Operation, OperationError, operation_fn};
 use irods_proto::messages::KeyValPair;
 use irods_proto::{Connection, Pool};
@@ -49,29 +50,48 @@ async fn sync_files(run: &TaskRun) -> Result<(), Failure> {
         Some(PyValue::Dict(chunk)) => chunk.clone(),
         _ => return Err(Failure::new("KeyError", "meta has no 'chunk' dict")),
     };
+    // Entries of a chunk are synced a few at a time (`Settings::entry_parallelism`); each one
+    // waits on Redis and iRODS round trips, not on this process's CPU.
+    let entries: Vec<(usize, PyStr, PyValue)> =
+        chunk.iter().enumerate().map(|(i, (path, stats))| (i, path.clone(), stats.clone())).collect();
+    let parallelism = run.app.settings.entry_parallelism.max(1);
+    let results: Vec<(usize, PyStr, PyValue, Result<(), Failure>)> = stream::iter(entries)
+        .map(|(i, path, stats)| {
+            let mut meta = meta.clone();
+            let handler = &handler;
+            async move {
+                if let Err(failure) = run.check_soft_limit() {
+                    // Whatever is left is redone by the retry, if there is one.
+                    return (i, path, stats, Err(failure));
+                }
+                let stat = |key: &str| match &stats {
+                    PyValue::Dict(d) => d.get(key).cloned().unwrap_or(PyValue::Null),
+                    _ => PyValue::Null,
+                };
+                meta.insert("path", PyValue::Str(path.clone()));
+                meta.insert("is_empty_dir", stat("is_empty_dir"));
+                meta.insert("is_link", stat("is_link"));
+                meta.insert("is_socket", stat("is_socket"));
+                meta.insert("mtime", stat("mtime"));
+                meta.insert("ctime", stat("ctime"));
+                meta.insert("size", stat("size"));
+                let result = sync_entry(run, handler, meta, EntryType::File).await;
+                (i, path, stats, result)
+            }
+        })
+        .buffer_unordered(parallelism)
+        .collect()
+        .await;
+    let mut results = results;
+    results.sort_by_key(|(i, ..)| *i);
     let mut failed = PyDict::new();
     let mut first_failure = None;
-    for (path, stats) in chunk.iter() {
-        if let Err(failure) = run.check_soft_limit() {
-            // Whatever is left is redone by the retry, if there is one.
-            failed.insert(path.clone(), stats.clone());
-            first_failure.get_or_insert(failure);
-            continue;
-        }
-        let stat = |key: &str| match stats {
-            PyValue::Dict(d) => d.get(key).cloned().unwrap_or(PyValue::Null),
-            _ => PyValue::Null,
-        };
-        meta.insert("path", PyValue::Str(path.clone()));
-        meta.insert("is_empty_dir", stat("is_empty_dir"));
-        meta.insert("is_link", stat("is_link"));
-        meta.insert("is_socket", stat("is_socket"));
-        meta.insert("mtime", stat("mtime"));
-        meta.insert("ctime", stat("ctime"));
-        meta.insert("size", stat("size"));
-        if let Err(failure) = sync_entry(run, &handler, meta.clone(), EntryType::File).await {
-            tracing::warn!(path = %path.to_string_lossy(), error = %failure, "entry failed; the chunk goes on");
-            failed.insert(path.clone(), stats.clone());
+    for (_, path, stats, result) in results {
+        if let Err(failure) = result {
+            if !failure.is_soft_time_limit() {
+                tracing::warn!(path = %path.to_string_lossy(), error = %failure, "entry failed; the chunk goes on");
+            }
+            failed.insert(path, stats);
             first_failure.get_or_insert(failure);
         }
     }
@@ -168,7 +188,7 @@ async fn sync_locked(
     if names.unicode_error.is_none()
         && handler.capabilities().has_override(ingest_pyhandlers::Override::CharacterMap)
     {
-        let plain = celery_proto::json::PyStr::from(target.as_str());
+        let plain = PyStr::from(target.as_str());
         if let Some(translated) = handler.translate_path(&plain, &run.limits).await?
             && translated != plain
         {
@@ -224,8 +244,8 @@ async fn soft_limit_passed(run: &TaskRun) {
 
 /// `operation(session, meta)`: a member, or REGISTER_SYNC for anything else (`... or
 /// Operation.REGISTER_SYNC` in the reference).
-async fn operation(handler: &Handler, meta: &PyDict, limits: &CallLimits) -> Result<Operation, Failure> {
-    Ok(handler.operation(meta, &PyDict::new(), limits).await?.member().unwrap_or(Operation::RegisterSync))
+async fn operation(run: &TaskRun, handler: &Handler, meta: &PyDict) -> Result<Operation, Failure> {
+    Ok(run.app.operation(handler, meta, &run.limits).await?.member().unwrap_or(Operation::RegisterSync))
 }
 
 /// `sync_data_from_file` (reference §7.1).
@@ -241,7 +261,7 @@ async fn sync_data_from_file(
     let mut conn = pool.get().await?;
     let exists =
         if m.initial_ingest() { false } else { ops::check_not_collection(&mut conn, &entry).await? };
-    let op = operation(handler, meta, &run.limits).await?;
+    let op = operation(run, handler, meta).await?;
     let replica = if ops::needs_replica_check(op, exists) {
         let resource = handler.to_resource(meta, &allow_redirect_false(), &run.limits).await?;
         let resource = resource.map(|r| r.to_string_lossy().into_owned());
@@ -408,7 +428,7 @@ async fn sync_data_from_dir(run: &TaskRun, handler: &Handler, meta: &PyDict) -> 
     let path = m.path()?;
     let mut conn = pool.get().await?;
     let exists = conn.collection_exists(&target).await?;
-    let op = operation(handler, meta, &run.limits).await?;
+    let op = operation(run, handler, meta).await?;
     if op == Operation::NoOp || exists {
         drop(conn);
         let event = if exists { Event::CollModify } else { Event::CollCreate };

@@ -35,8 +35,8 @@ async fn sync_path(run: &TaskRun) -> Result<(), Failure> {
     meta.insert("task", "filesystem_sync_dir");
 
     // The operation and the delete mode must go together (reference §7.9).
-    let delete_mode = handler.delete_mode(&meta, &run.limits).await?;
-    let operation = handler.operation(&meta, &PyDict::new(), &run.limits).await?;
+    let delete_mode = run.app.delete_mode(&handler, &meta, &run.limits).await?;
+    let operation = run.app.operation(&handler, &meta, &run.limits).await?;
     let compatible = match (&operation, &delete_mode) {
         (HandlerChoice::Member(op), HandlerChoice::Member(mode)) => mode.is_compatible_with(*op),
         _ => false,
