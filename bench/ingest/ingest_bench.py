@@ -344,6 +344,8 @@ def parse_args():
     parser.add_argument("--quick", action="store_true", help="smoke size: 1000 register, 300 put files")
     parser.add_argument("-c", "--concurrency", type=int, default=os.cpu_count(),
                         help="worker concurrency for both fleets (default: the number of cores)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run everything N times (alternating which fleet goes first); tables show medians")
     parser.add_argument("--workers", default="python,rust", help="fleets to run, in order (python,rust)")
     parser.add_argument("--scenarios", default="register,rescan,put",
                         help="any of register,rescan,put (rescan needs register)")
@@ -383,6 +385,7 @@ def main():
         "machine": machine(),
         "revision": git_revision(),
         "concurrency": args.concurrency,
+        "repeat": args.repeat,
         "sizes": {"register_files": args.files, "put_files": args.put_files, "put_file_bytes": len(PUT_BLOCK),
                   "files_per_dir": args.files_per_dir, "quick": args.quick},
         "scenarios": args.scenarios,
@@ -412,11 +415,19 @@ def main():
         if "put" in args.scenarios:
             trees["put"] = tree(workdir, "put4k", args.put_files, args.files_per_dir, put_payload)
 
-        groups = [g for g in (["register", "rescan"], ["put"]) if g[0] in args.scenarios]
-        for group in groups:
-            group = [s for s in group if s in args.scenarios]
-            for kind in chosen:
-                run_group(args, kind, group, trees, workdir, run["results"])
+        groups = [[s for s in g if s in args.scenarios] for g in (["register", "rescan"], ["put"])]
+        for repeat in range(args.repeat):
+            if args.repeat > 1:
+                print(f"run {repeat + 1} of {args.repeat}", flush=True)
+            # Alternate which fleet goes first, so a change in the machine's load over time does
+            # not always fall on the same fleet.
+            order = chosen if repeat % 2 == 0 else chosen[::-1]
+            for group in [g for g in groups if g]:
+                for kind in order:
+                    first = len(run["results"])
+                    run_group(args, kind, group, trees, workdir, run["results"])
+                    for result in run["results"][first:]:
+                        result["repeat"] = repeat
 
         run["load_avg_at_end"] = os.getloadavg()
         print()

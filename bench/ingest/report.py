@@ -1,6 +1,7 @@
 """Tables for the ingest benchmark: plain text for the terminal, Markdown for BENCHMARKS.md."""
 
 import re
+import statistics
 import textwrap
 
 SECTION_TITLE = "Ingest workers"
@@ -12,7 +13,7 @@ SCENARIO_LABELS = {
 
 # (heading, key in a result, format) for one row per fleet and scenario.
 COLUMNS = [
-    ("files", "files", "{:d}"),
+    ("files", "files", "{:.0f}"),
     ("job s", "job_s", "{:.2f}"),
     ("CLI s", "cli_s", "{:.1f}"),
     ("files/s", "files_per_s", "{:.0f}"),
@@ -34,9 +35,29 @@ RATIOS = [
 ]
 
 
+def _summaries(run):
+    """{(fleet, scenario): summary}: the median of every figure over the repeats, or the first
+    failure when any repeat failed (a failure is never averaged away)."""
+    grouped = {}
+    for result in run["results"]:
+        grouped.setdefault((result["fleet"], result["scenario"]), []).append(result)
+    summaries = {}
+    for key, results in grouped.items():
+        failed = [r for r in results if r["status"] != "ok"]
+        if failed:
+            summaries[key] = failed[0]
+            continue
+        summary = {"status": "ok", "runs": len(results)}
+        for name, value in results[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                summary[name] = statistics.median(r[name] for r in results)
+        summaries[key] = summary
+    return summaries
+
+
 def _rows(run):
     """One row (list of strings) per fleet and scenario, in run order, plus ratio rows."""
-    by_key = {(r["fleet"], r["scenario"]): r for r in run["results"]}
+    by_key = _summaries(run)
     fleets = list(run["fleets"])
     rows, ratio_rows = [], []
     for scenario in run["scenarios"]:
@@ -74,6 +95,8 @@ def text_table(run):
         else:
             lines.append("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
     text = "\n".join(lines)
+    if run.get("repeat", 1) > 1:
+        text += f"\n\nmedians of {run['repeat']} runs"
     text += (f"\n\n-c {run['concurrency']} for both fleets; files/s = files / job s (job start in Redis .. task "
              "counter back to 0); CLI s = the whole irods_sync start --synchronous.")
     if ratio_rows:
@@ -85,13 +108,26 @@ def text_table(run):
     return text
 
 
-def _md_table(headings, rows):
-    out = ["| " + " | ".join(headings) + " |", "|" + "|".join("---" if i < 2 else "---:" for i in range(len(headings))) + "|"]
+def _md_table(headings, rows, text_columns=2):
+    align = ["---" if i < text_columns else "---:" for i in range(len(headings))]
+    out = ["| " + " | ".join(headings) + " |", "|" + "|".join(align) + "|"]
     for row in rows:
         if len(row) == 3:
             row = row + [""] * (len(headings) - 3)
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out)
+
+
+def _sizes_sentence(run):
+    sizes, scenarios = run["sizes"], run["scenarios"]
+    parts = []
+    if "register" in scenarios:
+        names = "register and rescan" if "rescan" in scenarios else "register"
+        parts.append(f"{names} **{sizes['register_files']:,} files** ({sizes['files_per_dir']} per directory)")
+    if "put" in scenarios:
+        parts.append(f"put **{sizes['put_files']:,} files of {sizes['put_file_bytes'] // 1024} KiB**")
+    quick = " (the `--quick` smoke size)" if sizes.get("quick") else ""
+    return "Sizes: " + ", ".join(parts) + quick + ". "
 
 
 def _built(run, binary):
@@ -111,7 +147,7 @@ def _ceiling_quote(text):
 
 def markdown_section(run, benchmarks_text):
     rows, ratio_rows = _rows(run)
-    sizes, m = run["sizes"], run["machine"]
+    m = run["machine"]
     parts = [f"## {SECTION_TITLE}", ""]
     parts.append(
         "`bench/ingest/run` — the reference CLI (`irods_sync start --synchronous`) drives the same jobs through "
@@ -125,11 +161,11 @@ def markdown_section(run, benchmarks_text):
         f"Measured {run['date'][:10]} on {m['nproc']} cores ({m['cpu_model']}), `-c {run['concurrency']}`, "
         f"revision `{run['revision']}`; load average {m['load_avg_at_start'][0]:.1f} at the start"
         + (f", {load[0]:.1f} at the end" if load else "") + ". "
-        f"Sizes: register and rescan **{sizes['register_files']:,} files** ({sizes['files_per_dir']} per directory), "
-        f"put **{sizes['put_files']:,} files of {sizes['put_file_bytes'] // 1024} KiB**"
-        + (" (the `--quick` smoke size)" if sizes.get("quick") else "") + ". "
-        f"Binaries: irods-ingest built {_built(run, 'rust_worker')}, irods-testserver built {_built(run, 'testserver')}. "
-        "Data: [bench/ingest/published.json](bench/ingest/published.json).")
+        + _sizes_sentence(run)
+        + f"Binaries: irods-ingest built {_built(run, 'rust_worker')}, irods-testserver built {_built(run, 'testserver')}. "
+        + (f"Every figure is the median of {run['repeat']} runs, the fleet going first alternating. "
+           if run.get("repeat", 1) > 1 else "")
+        + "Data: [bench/ingest/published.json](bench/ingest/published.json).")
     parts.append("")
     headings = ["scenario", "fleet"] + [h for h, _, _ in COLUMNS]
     parts.append(_md_table(headings, rows))
@@ -137,7 +173,7 @@ def markdown_section(run, benchmarks_text):
     if ratio_rows:
         parts.append("Rust / Python (above 1 is more for files/s, below 1 is less for the costs):")
         parts.append("")
-        parts.append(_md_table(["scenario"] + [h for h, _, _ in RATIOS], ratio_rows))
+        parts.append(_md_table(["scenario"] + [h for h, _, _ in RATIOS], ratio_rows, text_columns=1))
         parts.append("")
     parts.append(
         "files/s is files / job s: from the job's start (the `start_time:/<job>` the reference's main task "
@@ -147,7 +183,9 @@ def markdown_section(run, benchmarks_text):
         "included). Redis commands are every command the broker executed during the job (workers, the CLI's "
         "job set-up and its once-a-second poll, and commands run inside Lua scripts), from `INFO commandstats`. "
         "Peak RSS sums the tree and counts pages a prefork pool shares with its parent once per process; "
-        "PSS divides them. Server CPU is irods-testserver's, for context.")
+        "PSS divides them. Server CPU is irods-testserver's, for context. Workers, redis-server, the test "
+        "server and the CLI share the cores, and so do other jobs on this machine: wall-clock figures move "
+        "with the load average, while CPU and Redis commands per file are the steadier comparison.")
     quote = _ceiling_quote(benchmarks_text)
     if quote:
         title, table = quote
