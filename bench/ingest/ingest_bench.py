@@ -157,7 +157,7 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
     with open(log_path, "ab") as log:
         began, began_wall = time.monotonic(), time.time()
         cli = subprocess.Popen(cmd, env=fleet.env, cwd=fleet.tmpdir, stdin=subprocess.DEVNULL, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
     # While the CLI runs, watch the job's task counter (the key the CLI's own once-a-second
     # `done()` check reads) every 20 ms, for an end time finer than the CLI's polling. The job's
     # start is the time the reference's main task stores in `start_time:/<job>` just before it
@@ -231,6 +231,16 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
         "cli_cpu_s": usage.ru_utime + usage.ru_stime,
         "harness_cpu_s": harness_cpu,  # this script's sampling and polling during the job
     }
+
+
+def die_with_parent():
+    """``preexec_fn``: the CLI (in its own session, so it can be killed as a group) gets SIGKILL
+    if this script dies, instead of polling a job whose workers are gone forever."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def own_cpu_seconds():
