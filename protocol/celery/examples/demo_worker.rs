@@ -50,6 +50,9 @@ struct Args {
     /// 3600 s visibility timeout, safe next to Python workers).
     #[arg(long)]
     rust_only_visibility_timeout: Option<f64>,
+    /// Restore the messages of a worker of this crate silent for this many seconds (default 30).
+    #[arg(long)]
+    dead_peer_after: Option<f64>,
     /// kombu global_keyprefix.
     #[arg(long, default_value = "")]
     global_keyprefix: String,
@@ -75,6 +78,9 @@ async fn main() -> anyhow::Result<()> {
     config.nodename = args.hostname.clone().unwrap_or_else(|| format!("demo@{}", local_hostname()));
     config.task_events = args.events;
     config.transport.global_keyprefix = args.global_keyprefix.clone();
+    if let Some(secs) = args.dead_peer_after {
+        config.dead_peer_after = Some(std::time::Duration::from_secs_f64(secs));
+    }
     if let Some(secs) = args.rust_only_visibility_timeout {
         config.recovery = Recovery::RustOnly { visibility_timeout: Duration::from_secs_f64(secs) };
     }

@@ -104,3 +104,34 @@ fn rust_worker_restores_a_killed_python_workers_message() {
     assert!(line.contains("redelivered=true"), "{line}");
     assert_eq!(env.unacked_len(), 0);
 }
+
+#[test]
+fn mixed_fleet_restores_a_killed_rust_workers_message_at_once_and_leaves_pythons_alone() {
+    let env = Env::start();
+    // A live Python worker holds (and runs) one message, unacknowledged like the Rust one, in the
+    // same `unacked` hash (its own queue only so that it cannot prefetch the Rust worker's).
+    let py = env.python_worker("py1", "pq", &[("DEMO_ACKS_LATE", "1")]);
+    env.client(&["send", "demo.sleep", "[8]", "--queue", "pq", "--id", "pythons"]);
+    assert!(wait_until(PATIENCE, || py.log_text().contains("pythons")));
+    let mut rs1 = env.rust_worker("rs1", "rq", &["--acks-late", "-c1", "--dead-peer-after", "3"]);
+    env.client(&["send", "demo.sleep", "[5]", "--queue", "rq", "--id", "victim"]);
+    assert!(wait_until(PATIENCE, || started(&rs1.log_text(), "victim") == 1));
+    // Let rs1 announce what it holds, then kill it.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    rs1.guard.signal(libc::SIGKILL);
+    assert!(rs1.guard.wait_timeout(PATIENCE).is_some());
+    // Mixed mode keeps kombu's 3600 s visibility timeout; the announcement is what brings it back.
+    let rs2 = env.rust_worker("rs2", "rq,pq", &["--acks-late", "-c1", "--dead-peer-after", "3"]);
+    let result = env.python_result("victim", 60);
+    assert_eq!(
+        result.as_dict().unwrap().get("status").and_then(|s| s.as_str()),
+        Some("SUCCESS"),
+        "{result:?}"
+    );
+    let pythons = env.python_result("pythons", 60);
+    assert_eq!(pythons.as_dict().unwrap().get("status").and_then(|s| s.as_str()), Some("SUCCESS"));
+    let log = rs2.stop();
+    assert_eq!(started(&log, "victim"), 1, "{log}");
+    assert_eq!(started(&log, "pythons"), 0, "the live Python worker's message must not run twice:\n{log}");
+    assert!(wait_until(PATIENCE, || env.unacked_len() == 0));
+}

@@ -9,6 +9,7 @@ mod ack;
 mod broker;
 mod consumer;
 mod names;
+mod peers;
 mod publish;
 mod url;
 pub mod wire;
@@ -17,6 +18,7 @@ pub use ack::{RestoreEnd, RestoreOutcome, unix_now};
 pub use broker::{Broker, TransportOptions};
 pub use consumer::{Popped, QueueConsumer, QueueCycle};
 pub use names::{DEAD_LETTER_LIST, DEFAULT_PRIORITY_STEPS, DEFAULT_SEP, KeyNames};
+pub use peers::PEERS_HASH;
 pub use url::{RedisUrl, redact};
 
 /// Failures of the transport: the broker connection or a bad URL. Malformed messages are not

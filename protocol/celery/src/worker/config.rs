@@ -50,6 +50,9 @@ pub struct WorkerConfig {
     pub unknown_tasks: UnknownTaskPolicy,
     /// worker-heartbeat period (Celery: 2 s).
     pub heartbeat_interval: Duration,
+    /// Announce this worker and what it holds, and restore at once the messages of announced
+    /// workers silent for this long (see `transport::peers`); `None` disables both.
+    pub dead_peer_after: Option<Duration>,
 }
 
 impl WorkerConfig {
@@ -67,6 +70,7 @@ impl WorkerConfig {
             task_events: false,
             unknown_tasks: UnknownTaskPolicy::DeadLetter,
             heartbeat_interval: Duration::from_secs(2),
+            dead_peer_after: Some(Duration::from_secs(30)),
         }
     }
 

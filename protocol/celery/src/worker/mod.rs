@@ -198,6 +198,7 @@ impl Worker {
         let heartbeat = tokio::spawn(heartbeat_loop(w.clone(), background.clone()));
         let restorer = tokio::spawn(restore_loop(w.clone(), background.clone()));
         let refresher = tokio::spawn(refresh_loop(w.clone(), background.clone()));
+        let peers = tokio::spawn(peer_loop(w.clone(), background.clone()));
 
         let (ready_tx, ready_rx) = tokio::sync::mpsc::unbounded_channel();
         let consumer = tokio::spawn(consume::consume_loop(w.clone(), ready_tx));
@@ -236,8 +237,13 @@ impl Worker {
         }
         w.send_worker_event("worker-offline").await;
         background.cancel();
-        for handle in [control, heartbeat, restorer, refresher] {
+        for handle in [control, heartbeat, restorer, refresher, peers] {
             let _ = handle.await;
+        }
+        if w.config.dead_peer_after.is_some()
+            && let Err(e) = w.broker.retire_peer(w.nodename()).await
+        {
+            warn!(error = %e, "could not remove this worker's announcement");
         }
         info!("worker stopped");
         Ok(())
@@ -275,6 +281,31 @@ async fn restore_loop(w: Arc<Inner>, stop: CancellationToken) {
     loop {
         if let Err(e) = w.broker.restore_visible().await {
             warn!(error = %e, "restore_visible failed");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Announce this worker and what it holds; restore the messages of announced workers that went
+/// silent (and, at start, of this node's own earlier life).
+async fn peer_loop(w: Arc<Inner>, stop: CancellationToken) {
+    let Some(dead_after) = w.config.dead_peer_after else { return };
+    let interval = w.config.heartbeat_interval.max(Duration::from_millis(200));
+    let mut first = true;
+    loop {
+        let own_earlier_life = first.then(|| w.nodename().to_owned());
+        match w.broker.recover_dead_peers(own_earlier_life.as_deref(), dead_after).await {
+            Ok(n) if n > 0 => info!(restored = n, "restored messages of dead workers"),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "dead-worker recovery failed"),
+        }
+        first = false;
+        let tags: Vec<String> = w.state().held.iter().cloned().collect();
+        if let Err(e) = w.broker.announce_peer(w.nodename(), &tags).await {
+            warn!(error = %e, "could not announce this worker");
         }
         tokio::select! {
             _ = stop.cancelled() => return,
