@@ -43,6 +43,10 @@ pub struct WorkerArgs {
     /// kombu's `visibility_timeout` in seconds (default 3600 in mixed mode, 60 in rust-only mode).
     #[arg(long = "visibility-timeout")]
     visibility_timeout: Option<u64>,
+    /// Restore at once the messages of another `irods-ingest` worker silent for this many seconds
+    /// (workers announce what they hold; Python workers' messages are never touched); 0 = off.
+    #[arg(long = "dead-worker-after", default_value_t = 30)]
+    dead_worker_after: u64,
     /// Expiry of the locks this worker takes, in seconds, renewed while held; 0 = never expire
     /// (the reference's python-redis-lock behaviour).
     #[arg(long = "lock-expiry", default_value_t = 300)]
@@ -133,6 +137,7 @@ async fn serve(
         .max(1);
     config.prefetch_multiplier = args.prefetch_multiplier.max(1);
     config.task_events = args.task_events;
+    config.dead_peer_after = (args.dead_worker_after > 0).then(|| Duration::from_secs(args.dead_worker_after));
     if let Some(name) = &args.hostname {
         config.nodename = expand_nodename(name);
     }
