@@ -13,6 +13,7 @@
 //! * [`scan`]: one directory pass of `filesystem_sync_path`.
 //! * [`meta`]: typed read access to the task's `meta` dict.
 //! * [`ops`]: the catalog operations of each entry (register, upload, sync, delete, collections).
+//! * [`s3`]: a small S3 client (ListObjectsV2, HeadObject, ranged GetObject, SigV4) for the S3 source.
 //! * [`tasks`]: the Celery tasks themselves, on top of all of the above.
 //! * [`pyfmt`]: Python's `repr(float)`, `str(timedelta)` and friends, where values must match.
 
@@ -23,5 +24,6 @@ pub mod meta;
 pub mod ops;
 pub mod paths;
 pub mod pyfmt;
+pub mod s3;
 pub mod scan;
 pub mod tasks;
