@@ -136,9 +136,7 @@ def put_payload(i):
 def run_job(fleet, memory, job_name, source, target, files, handler=None):
     """Runs ``irods_sync start --synchronous`` against ``fleet`` and measures until the CLI returns.
     A job slower than 10 files/s (plus two minutes), or whose worker dies, is killed and failed."""
-    timeout = 120 + files / 10
-    worker, broker = fleet.workers[0], fleet.redis
-    server_pid, redis_pid = fleet.server.process.pid, fleet.redis_server.process.pid
+    worker = fleet.workers[0]
     if not worker.alive():
         raise RunFailed(f"the {worker.kind} worker is gone:\n" + worker.log_tail(20))
     cmd = [os.path.join(VENV_BIN, "python"), "-m", "irods_capability_automated_ingest.irods_sync", "start",
@@ -147,24 +145,85 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
         cmd += ["--event_handler", handler]
 
     memory.reset()
-    harness_cpu0 = own_cpu_seconds()
-    worker_cpu0 = measure.cpu_seconds(measure.process_tree(worker.pid))
-    server_cpu0 = measure.cpu_seconds([server_pid])
-    redis_cpu0 = measure.cpu_seconds([redis_pid])
-    calls0 = measure.redis_command_calls(broker)
-
+    before = counters(fleet)
     log_path = os.path.join(fleet.dir, f"cli-{job_name}.log")
     with open(log_path, "ab") as log:
         began, began_wall = time.monotonic(), time.time()
         cli = subprocess.Popen(cmd, env=fleet.env, cwd=fleet.tmpdir, stdin=subprocess.DEVNULL, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
-    # While the CLI runs, watch the job's task counter (the key the CLI's own once-a-second
-    # `done()` check reads) every 20 ms, for an end time finer than the CLI's polling. The job's
-    # start is the time the reference's main task stores in `start_time:/<job>` just before it
-    # enqueues the first task, so the CLI's own start-up (imports, connecting) is not counted.
-    # Our GETs are counted and taken out of the Redis figures below.
+    watch = watch_job(cli, fleet, job_name, timeout=120 + files / 10)
+    ended = time.monotonic()
+    used = diff(counters(fleet), before)
+    peak_rss, peak_pss, processes = memory.peaks()
+
+    if watch["returncode"] != 0:
+        raise RunFailed(f"irods_sync exited with status {watch['returncode']} (log {log_path}); worker log:\n"
+                        + worker.log_tail(20))
+    if not worker.alive():
+        raise RunFailed(f"the {worker.kind} worker died during the job:\n" + worker.log_tail(20))
+    landed = count_data_objects(fleet.session(), target)
+    if landed != files:
+        raise RunFailed(f"{landed} data objects under {target}, expected {files}")
+
+    calls = used["redis_calls"]
+    calls.pop("info", None)  # ours
+    calls["get"] = calls.get("get", 0) - watch["polls"]
+    calls = {name: n for name, n in calls.items() if n}
+    total_calls = sum(calls.values())
+    # Had the polls missed the start or the end (a job quicker than a poll), the CLI's own times stand in.
+    job_started = watch["job_started"] or began_wall
+    done_at = watch["done_at"] or began_wall + (ended - began)
+    job_s = done_at - job_started
+    return {
+        "files": files,
+        "job_s": job_s,
+        "cli_s": ended - began,
+        "files_per_s": files / job_s,
+        "files_per_s_cli": files / (ended - began),
+        "worker_cpu_s": used["worker_cpu"],
+        "worker_cpu_ms_per_file": 1000 * used["worker_cpu"] / files,
+        "worker_processes": processes,
+        "redis_commands": total_calls,
+        "redis_commands_per_file": total_calls / files,
+        "redis_commands_by_type_per_file": {n: c / files for n, c in sorted(calls.items(), key=lambda kv: -kv[1])},
+        "redis_cpu_ms_per_file": 1000 * used["redis_cpu"] / files,
+        "peak_rss_mib": peak_rss / 2**20,
+        "peak_pss_mib": peak_pss / 2**20,
+        "server_cpu_ms_per_file": 1000 * used["server_cpu"] / files,
+        "cli_cpu_s": watch["cli_cpu"],
+        "harness_cpu_s": used["harness_cpu"],  # this script's sampling and polling during the job
+    }
+
+
+def counters(fleet):
+    """Cumulative counters that a job's cost is the difference of."""
+    return {
+        "worker_cpu": measure.cpu_seconds(measure.process_tree(fleet.workers[0].pid)),
+        "server_cpu": measure.cpu_seconds([fleet.server.process.pid]),
+        "redis_cpu": measure.cpu_seconds([fleet.redis_server.process.pid]),
+        "redis_calls": measure.redis_command_calls(fleet.redis),
+        "harness_cpu": own_cpu_seconds(),
+    }
+
+
+def diff(after, before):
+    return {name: (measure.diff_counts(value, before[name]) if isinstance(value, dict) else value - before[name])
+            for name, value in after.items()}
+
+
+def watch_job(cli, fleet, job_name, timeout):
+    """Waits for the CLI to exit while watching the job in Redis every 20 ms.
+
+    The job's start is the time the reference's main task stores in ``start_time:/<job>`` just
+    before it enqueues the first task, so the CLI's own start-up (imports, connecting) is not
+    counted; its end is when ``tasks:/<job>`` (the counter the CLI's once-a-second ``done()``
+    check reads) is back to zero, finer than the CLI's polling. ``polls`` is how many GETs this
+    cost, to be taken out of the Redis figures. The CLI is killed (RunFailed) after ``timeout``
+    seconds or when the worker dies.
+    """
+    worker, broker = fleet.workers[0], fleet.redis
+    deadline = time.monotonic() + timeout
     polls, job_started, done_at = 0, None, None
-    deadline = began + timeout
     while True:
         pid, status, usage = os.wait4(cli.pid, os.WNOHANG)
         if pid:
@@ -173,7 +232,7 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
             os.killpg(cli.pid, signal.SIGKILL)
             os.wait4(cli.pid, 0)
             cli.returncode = -signal.SIGKILL
-            why = "still running after {:.0f} s".format(timeout) if worker.alive() else "the worker exited"
+            why = f"still running after {timeout:.0f} s" if worker.alive() else "the worker exited"
             raise RunFailed(f"irods_sync killed: {why}; worker log:\n" + worker.log_tail(20))
         if done_at is None:
             value = broker.get(f"tasks:/{job_name}")
@@ -182,55 +241,13 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
                 if job_started is None:
                     start_time = broker.get(f"start_time:/{job_name}")
                     polls += 1
-                    job_started = float(start_time) if start_time is not None else began_wall
+                    job_started = float(start_time) if start_time is not None else time.time()
             elif job_started is not None:
                 done_at = time.time()
         time.sleep(0.02)
-    ended = time.monotonic()
     cli.returncode = os.waitstatus_to_exitcode(status)
-
-    worker_cpu = measure.cpu_seconds(measure.process_tree(worker.pid)) - worker_cpu0
-    server_cpu = measure.cpu_seconds([server_pid]) - server_cpu0
-    redis_cpu = measure.cpu_seconds([redis_pid]) - redis_cpu0
-    calls = measure.diff_counts(measure.redis_command_calls(broker), calls0)
-    calls.pop("info", None)
-    calls["get"] = calls.get("get", 0) - polls
-    calls = {name: n for name, n in calls.items() if n}
-    peak_rss, peak_pss, processes = memory.peaks()
-    harness_cpu = own_cpu_seconds() - harness_cpu0
-
-    if cli.returncode != 0:
-        raise RunFailed(f"irods_sync exited with status {cli.returncode} (log {log_path}); worker log:\n"
-                        + worker.log_tail(20))
-    if not worker.alive():
-        raise RunFailed(f"the {worker.kind} worker died during the job:\n" + worker.log_tail(20))
-    landed = count_data_objects(fleet.session(), target)
-    if landed != files:
-        raise RunFailed(f"{landed} data objects under {target}, expected {files}")
-
-    if done_at is None:  # the job came and went between two polls
-        job_started, done_at = began_wall, began_wall + (ended - began)
-    job_s = done_at - job_started
-    total_calls = sum(calls.values())
-    return {
-        "files": files,
-        "job_s": job_s,
-        "cli_s": ended - began,
-        "files_per_s": files / job_s,
-        "files_per_s_cli": files / (ended - began),
-        "worker_cpu_s": worker_cpu,
-        "worker_cpu_ms_per_file": 1000 * worker_cpu / files,
-        "worker_processes": processes,
-        "redis_commands": total_calls,
-        "redis_commands_per_file": total_calls / files,
-        "redis_commands_by_type_per_file": {n: c / files for n, c in sorted(calls.items(), key=lambda kv: -kv[1])},
-        "redis_cpu_ms_per_file": 1000 * redis_cpu / files,
-        "peak_rss_mib": peak_rss / 2**20,
-        "peak_pss_mib": peak_pss / 2**20,
-        "server_cpu_ms_per_file": 1000 * server_cpu / files,
-        "cli_cpu_s": usage.ru_utime + usage.ru_stime,
-        "harness_cpu_s": harness_cpu,  # this script's sampling and polling during the job
-    }
+    return {"returncode": cli.returncode, "cli_cpu": usage.ru_utime + usage.ru_stime, "polls": polls,
+            "job_started": job_started, "done_at": done_at}
 
 
 def die_with_parent():
