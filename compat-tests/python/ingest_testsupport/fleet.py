@@ -77,6 +77,16 @@ def rust_worker_status() -> tuple[bool, str]:
     return run.returncode == 0, first
 
 
+def _die_with_parent() -> None:
+    """``preexec_fn`` for the processes a fleet starts in their own session: SIGKILL them when the
+    test process dies (e.g. killed by an outer timeout), so no worker or CLI is left behind."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class FleetError(RuntimeError):
     """A fleet could not be started, or one of its workers died at start."""
 
@@ -254,7 +264,8 @@ class Fleet:
         log = open(log_path, "ab")
         try:
             process = subprocess.Popen(command, env=self.env, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                       preexec_fn=_die_with_parent)
         finally:
             log.close()
         worker = Worker(kind, name, concurrency, command, log_path, process)
@@ -475,7 +486,8 @@ class Fleet:
         cmd += list(extra)
         started = time.monotonic()
         process = subprocess.Popen(cmd, env=self.env, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                   preexec_fn=_die_with_parent)
         timed_out = False
         try:
             out, err = process.communicate(timeout=timeout)
@@ -544,12 +556,14 @@ def normalise(value, replacements: dict):
 
 def event_handler_source(operation: str = "REGISTER_SYNC", delete_mode: str = "DO_NOT_DELETE",
                          to_resource: str | None = None, hook_log: str | None = None,
-                         post_job_file: str | None = None, extra: str = "") -> str:
+                         post_job_file: str | None = None, record_process_group: bool = False,
+                         extra: str = "") -> str:
     """The text of a small ``event_handler.py`` in the reference's format.
 
     ``hook_log``: append ``<hook>\\t<meta target>\\t<meta path>`` for every data-object and
     collection post-hook (one ``write`` of one short line in append mode, so concurrent workers
-    do not interleave). ``post_job_file``: ``post_job`` appends ``post_job <job_name>``.
+    do not interleave); with ``record_process_group`` a fourth field is the hook's process group,
+    which is the pid of the worker that ran it (each worker leads its own group). ``post_job_file``: ``post_job`` appends ``post_job <job_name>``.
     ``extra``: more class-body source, indented four spaces.
     """
     lines = [
@@ -569,10 +583,13 @@ def event_handler_source(operation: str = "REGISTER_SYNC", delete_mode: str = "D
     if to_resource is not None:
         lines += ["", "    @staticmethod", "    def to_resource(session, meta, **options):", f"        return {to_resource!r}"]
     if hook_log is not None:
+        group = " + '\\t' + str(os.getpgrp())" if record_process_group else ""
         lines[4:4] = ["def _record(hook, meta):",
                       f"    with open({hook_log!r}, 'a', encoding='utf-8', errors='surrogateescape') as f:",
-                      "        f.write(hook + '\\t' + str(meta.get('target')) + '\\t' + str(meta.get('path')) + '\\n')",
+                      "        f.write(hook + '\\t' + str(meta.get('target')) + '\\t' + str(meta.get('path'))"
+                      f"{group} + '\\n')",
                       "", ""]
+        lines[0:0] = ["import os"]
         for hook in ("data_obj_create", "data_obj_modify", "coll_create", "coll_modify"):
             lines += ["", "    @staticmethod", f"    def post_{hook}(hdlr_mod, logger, session, meta, *args, **options):",
                       f"        _record('{hook}', meta)"]

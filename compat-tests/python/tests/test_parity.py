@@ -284,7 +284,7 @@ def assert_reference_behaviour(operation: str, delete_mode: str, result: dict) -
         # §3.4 step 1: the root sync_path task raises before enqueuing anything.
         for name, p in passes.items():
             assert p["counters"]["failures"] == 1 and p["counters"]["count"] == 1, (name, p["counters"])
-            assert p["returncode"] == 255, p["output"]
+            assert p["returncode"] == 255 or cli_missed_the_job(p), p["output"]
         assert result["catalog"] == {"collections": {}, "data_objects": {}}
         assert result["keys"]["sync_time"] == [] and result["vault"] == {}
         return
@@ -361,11 +361,11 @@ def assert_reference_behaviour(operation: str, delete_mode: str, result: dict) -
 # Source: worker/README.md, "Intended differences from the reference":
 #  * "Unicode names below the root": an undecodable name in a sub-directory becomes
 #    <parent collection>/irods_UnicodeEncodeError_<b64> (the reference fails that entry, §8.1).
-#  * "Scanner robustness": a dangling symlink stays a chunk entry, flagged so that "the file task
-#    need not fail the chunk on getmtime" (the reference fails the chunk, §3.5). The README does not
-#    yet say what the Rust file task then does; both exact outcomes below are accepted until it does:
-#    "as reference" (chunk fails, nothing registered) or "as link" (the link registered from its lstat
-#    like any other symlink, with its link_target AVU, no failure).
+#  * "Dangling symlinks": the times come from meta, so the link is registered (with its
+#    link_target AVU) like any other link (the reference's eager getmtime fails the chunk, §3.5).
+# Other listed differences cannot show in this tree: no entry fails next to others in a chunk
+# ("A failing entry does not abort its chunk"), no removed directory has an empty parent
+# ("Parent collection removal"), no directory name starts with "." ("Destination collection").
 SPECIAL_DIRS = ("dangling", "undecodable-sub")
 
 
@@ -412,6 +412,11 @@ def special_view(result: dict) -> dict:
     return view
 
 
+def cli_missed_the_job(p: dict) -> bool:
+    return (p["returncode"] == 1 and "job [" in p["output"] and "] does not exist" in p["output"]
+            and p["counters"]["cleanup"] is None and p["counters"]["tasks"] == 0)
+
+
 def assert_intended_differences(operation: str, delete_mode: str, reference: dict, rust: dict) -> None:
     ref, got = special_view(reference), special_view(rust)
     if delete_mode not in COMPATIBLE[operation]:
@@ -422,7 +427,6 @@ def assert_intended_differences(operation: str, delete_mode: str, reference: dic
 
     # "Unicode names below the root": registered (or put) under the name the reference gives such
     # a file at the root, with the same AVU; no failure; its sync_time key is set; one create hook.
-    sub_failures = {name: 0 for name in got["failures"]}
     if operation != "NO_OP":
         sub_obj = got["objects"].get(sub_name)
         assert sub_obj is not None, (sub_name, sorted(got["objects"]))
@@ -438,24 +442,27 @@ def assert_intended_differences(operation: str, delete_mode: str, reference: dic
     assert [h for h in got["hooks"][first] if h.startswith("data_obj_create\t" + sub_name)] == [
         f"data_obj_create\t{sub_name}\t<SRC>/undecodable-sub"], got["hooks"]
 
-    # "Scanner robustness" (dangling symlink): either outcome, exactly.
+    # "Dangling symlinks": registered from its lstat like any other link, no failure, cached. A put
+    # of a link uploads its target's bytes (§7.4), which a dangling link does not have: with the
+    # PUT family the entry fails (one failed chunk per pass, as in the reference, for another reason).
     link_name = f"{TARGET}/dangling/broken-link"
-    link_key = "sync_time:/<SRC>/dangling/broken-link:" + TARGET
-    if link_name in got["objects"]:
-        outcome = "as link"
-        link = got["objects"][link_name]
-        assert ["link_target", "<SRC>/dangling/does-not-exist", "automated_ingest"] in link["avus"], link
-        if operation in ("REGISTER_SYNC", "REGISTER_AS_REPLICA_SYNC"):
-            assert [r["path"] for r in link["replicas"]][-1] == "<SRC>/dangling/broken-link", link
-            assert link["replicas"][-1]["size"] == len("does-not-exist"), link
-        assert link_key in got["keys"], got["keys"]
-        link_failures = {name: 0 for name in got["failures"]}
+    link_key = f"sync_time:/<SRC>/dangling/broken-link:{TARGET}"
+    if operation in PUT_FAMILY:
+        assert link_name not in got["objects"] and link_key not in got["keys"], (got["objects"], got["keys"])
+        assert all(not h.startswith("data_obj_create\t" + link_name) for hs in got["hooks"].values() for h in hs)
+        assert got["failures"] == {name: 1 for name in got["failures"]}, got["failures"]
     else:
-        outcome = "as reference"
-        assert link_key not in got["keys"], got["keys"]
-        link_failures = {name: 1 for name in got["failures"]}
-    assert got["failures"] == {name: sub_failures[name] + link_failures[name] for name in got["failures"]}, (
-        outcome, got["failures"])
+        if operation != "NO_OP":
+            link = got["objects"].get(link_name)
+            assert link is not None, (link_name, sorted(got["objects"]))
+            assert ["link_target", "<SRC>/dangling/does-not-exist", "automated_ingest"] in link["avus"], link
+            assert {r["path"] for r in link["replicas"]} == {"<SRC>/dangling/broken-link"}, link
+            assert {r["size"] for r in link["replicas"]} == {len("does-not-exist")}, link
+        assert link_key in got["keys"], got["keys"]
+        assert [h for h in got["hooks"][first] if h.startswith("data_obj_create\t" + link_name)] == [
+            f"data_obj_create\t{link_name}\t<SRC>/dangling/broken-link"], got["hooks"]
+        # With both entries succeeding, no task of any pass fails.
+        assert got["failures"] == {name: 0 for name in got["failures"]}, got["failures"]
     # Nothing else below the two directories.
     assert set(got["objects"]) <= {sub_name, link_name}, sorted(got["objects"])
 
@@ -501,6 +508,13 @@ def test_rust_workers_match_reference(scenario, parity_dir):
     print(f"fleet directories: reference {reference['fleet_dir']}, rust {rust['fleet_dir']}")
     for name, p in rust["passes"].items():
         assert not p["timed_out"], p["output"]
+        if cli_missed_the_job(p):
+            # The reference CLI's race, not the worker's: `start --synchronous` runs the main task
+            # in-process and only then looks for `cleanup:/<job>` (§5.3); a worker that finishes
+            # the whole job in between (here: one failing root task) makes the CLI exit 1 with
+            # "job [..] does not exist". The counters below still have to match the reference's.
+            continue
+        assert p["returncode"] == (255 if p["counters"]["failures"] else 0), p["output"]
     # Everything outside the intended differences is identical: catalog, trash, vault files,
     # hook lines (as multisets), counters (tasks, count, dequeue, retries, listing), sync_time keys,
     # no lock left.
