@@ -192,6 +192,10 @@ def run_job(fleet, memory, job_name, source, target, files, handler=None):
         "server_cpu_ms_per_file": 1000 * used["server_cpu"] / files,
         "cli_cpu_s": watch["cli_cpu"],
         "harness_cpu_s": used["harness_cpu"],  # this script's sampling and polling during the job
+        # What everything else on the machine (other people's jobs) used meanwhile, in cores: the
+        # reason two runs' wall-clock figures differ.
+        "other_load_cores": max(0.0, used["machine_busy"] - used["worker_cpu"] - used["server_cpu"]
+                                - used["redis_cpu"] - watch["cli_cpu"] - used["harness_cpu"]) / (ended - began),
     }
 
 
@@ -203,6 +207,7 @@ def counters(fleet):
         "redis_cpu": measure.cpu_seconds([fleet.redis_server.process.pid]),
         "redis_calls": measure.redis_command_calls(fleet.redis),
         "harness_cpu": own_cpu_seconds(),
+        "machine_busy": measure.machine_busy_seconds(),
     }
 
 

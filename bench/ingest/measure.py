@@ -141,6 +141,15 @@ class TreeMemorySampler:
             self.sample(with_pss=self._samples % self.pss_every == 0)
 
 
+def machine_busy_seconds():
+    """CPU seconds all cores spent not idle since boot (/proc/stat: user nice system irq softirq
+    steal; guest time is already inside user)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 def redis_command_calls(client):
     """Calls per command from ``INFO commandstats`` as {name: calls}. Subcommands keep Redis's
     spelling (``client|list``). Commands run by Lua scripts are counted too (Redis 7)."""

@@ -23,6 +23,7 @@ COLUMNS = [
     ("peak RSS MiB", "peak_rss_mib", "{:.0f}"),
     ("peak PSS MiB", "peak_pss_mib", "{:.0f}"),
     ("server CPU ms/file", "server_cpu_ms_per_file", "{:.3f}"),
+    ("other load (cores)", "other_load_cores", "{:.2f}"),
 ]
 
 # (heading, key, True when a larger value is better) for the Rust/Python ratios.
@@ -71,7 +72,8 @@ def _rows(run):
                 rows.append([scenario, fleet, "failed: " + reason])
             else:
                 result = dict(result, files_per_s_per_core=result["files_per_s"] / run["concurrency"])
-                rows.append([scenario, fleet] + [fmt.format(result[key]) for _, key, fmt in COLUMNS])
+                rows.append([scenario, fleet] + [fmt.format(result[key]) if key in result else "–"
+                                                 for _, key, fmt in COLUMNS])
         python, rust = by_key.get(("python", scenario)), by_key.get(("rust", scenario))
         if python and rust and python["status"] == rust["status"] == "ok":
             ratio_rows.append([scenario] + [_ratio(rust[key], python[key]) for _, key, _ in RATIOS])
@@ -183,7 +185,8 @@ def markdown_section(run, benchmarks_text):
         "included). Redis commands are every command the broker executed during the job (workers, the CLI's "
         "job set-up and its once-a-second poll, and commands run inside Lua scripts), from `INFO commandstats`. "
         "Peak RSS sums the tree and counts pages a prefork pool shares with its parent once per process; "
-        "PSS divides them. Server CPU is irods-testserver's, for context. Workers, redis-server, the test "
+        "PSS divides them. Server CPU is irods-testserver's, for context. Other load is the CPU that every "
+        "other process on the machine used during the job (from /proc/stat, ours taken out), in cores. Workers, redis-server, the test "
         "server and the CLI share the cores, and so do other jobs on this machine: wall-clock figures move "
         "with the load average, while CPU and Redis commands per file are the steadier comparison.")
     quote = _ceiling_quote(benchmarks_text)
