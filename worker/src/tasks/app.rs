@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use celery_proto::json::PyDict;
 use ingest_pyhandlers::{
-    CallLimits, DeleteMode, Handler, HandlerChoice, HandlerRuntime, Operation, reference_module_name,
+    CallLimits, DeleteMode, Handler, HandlerChoice, HandlerRuntime, Operation, Override, reference_module_name,
 };
 use irods_proto::{IrodsConfig, Pool, PoolOptions};
 use redis::AsyncCommands;
@@ -118,7 +118,7 @@ impl IngestApp {
         meta: &PyDict,
         limits: &CallLimits,
     ) -> Result<HandlerChoice<Operation>, Failure> {
-        if self.is_default_handler(handler) {
+        if self.is_default_handler(handler) || !handler.capabilities().has_override(Override::Operation) {
             return Ok(HandlerChoice::Member(Operation::RegisterSync));
         }
         Ok(handler.operation(meta, &PyDict::new(), limits).await?)
@@ -131,7 +131,7 @@ impl IngestApp {
         meta: &PyDict,
         limits: &CallLimits,
     ) -> Result<HandlerChoice<DeleteMode>, Failure> {
-        if self.is_default_handler(handler) {
+        if self.is_default_handler(handler) || !handler.capabilities().has_override(Override::DeleteMode) {
             return Ok(HandlerChoice::Member(DeleteMode::DoNotDelete));
         }
         Ok(handler.delete_mode(meta, limits).await?)

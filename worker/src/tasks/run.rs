@@ -27,6 +27,10 @@ pub struct TaskRun {
     /// Set by a body that finished part of its work: the meta a retry carries instead of the
     /// received one (a chunk retried without the entries that already succeeded).
     retry_meta: std::sync::Mutex<Option<PyDict>>,
+    /// `meta["chunk"]` of a files task, shared: entries work on copies of `meta` whose `chunk` is
+    /// `None`, and get the whole chunk back only where Python sees the meta (the reference's hooks
+    /// see it), so the per-entry copies stay small.
+    chunk: Option<Arc<PyValue>>,
 }
 
 impl TaskRun {
@@ -57,7 +61,18 @@ impl TaskRun {
         });
         let limits =
             CallLimits { soft_deadline: soft.map(|s| Instant::now() + s), terminate: Some(terminate) };
-        Ok(TaskRun { app, ctx, meta, limits, retry_meta: Default::default() })
+        let chunk = meta.get("chunk").cloned().map(Arc::new);
+        Ok(TaskRun { app, ctx, meta, limits, retry_meta: Default::default(), chunk })
+    }
+
+    /// The shared chunk, for closures that outlive a borrow of the run.
+    pub fn chunk(&self) -> Option<Arc<PyValue>> {
+        self.chunk.clone()
+    }
+
+    /// `meta` as Python must see it: with the task's whole chunk put back.
+    pub fn for_python<'a>(&self, meta: &'a PyDict) -> std::borrow::Cow<'a, PyDict> {
+        with_chunk(meta, self.chunk.as_deref())
     }
 
     /// A retry of this run republishes `meta` instead of the received meta.
@@ -127,6 +142,18 @@ impl TaskRun {
             .await
             .map_err(|e| Failure::new("OperationalError", format!("publishing {task_name}: {e}")))?;
         Ok(())
+    }
+}
+
+/// `meta` with `chunk` restored where an entry's copy has it as `None`.
+pub fn with_chunk<'a>(meta: &'a PyDict, chunk: Option<&PyValue>) -> std::borrow::Cow<'a, PyDict> {
+    match (meta.get("chunk"), chunk) {
+        (Some(PyValue::Null), Some(chunk)) => {
+            let mut full = meta.clone();
+            full.insert("chunk", chunk.clone());
+            std::borrow::Cow::Owned(full)
+        }
+        _ => std::borrow::Cow::Borrowed(meta),
     }
 }
 
