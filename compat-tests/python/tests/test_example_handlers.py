@@ -44,13 +44,15 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
+import time
 from typing import Callable
 
 import pytest
 
 from ingest_testsupport import Fleet, normalise, rust_worker_status
-from ingest_testsupport.fleet import ZONE_HOME
+from ingest_testsupport.fleet import VENV_BIN, ZONE_HOME, JobRun
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -118,6 +120,8 @@ class Pass:
     handler: str  # an example's name
     extra: list = dataclasses.field(default_factory=lambda: list(ONE_PER_TASK))
     change_first: bool = False  # change_tree before this pass
+    unchecked: bool = False  # irods_sync without its own import of the handler (see start_job_unchecked)
+    until_event: str | None = None  # the job never ends: wait for this event in its log instead
 
 
 @dataclasses.dataclass
@@ -128,6 +132,7 @@ class Scenario:
     tree: dict = dataclasses.field(default_factory=lambda: dict(PLAIN_TREE))
     rust_expected: Callable | None = None  # intended differences: python result -> expected rust result
     rust_bug: str | None = None  # a Rust difference that is a bug: xfail(strict=True, reason=rust_bug)
+    failure_log_bug: str | None = None  # the same, for the job log's failed_task/retry_task exception classes
     note: str = ""
 
 
@@ -301,14 +306,23 @@ def check_timeout(result):
 
 def check_statistics(result):
     # `from .. import redis_key` cannot work in a module loaded outside the package. irods_sync
-    # itself imports the handler (to validate character_map) and exits 1 before storing the job:
+    # itself execs the handler (to validate character_map) and exits 1 before storing the job:
     # no worker ever sees it, nothing is counted, nothing is written.
     p = result["passes"]["pass1"]
     assert p["returncode"] == 1 and "KeyError: \"'__name__' not in globals\"" in result["outputs"]["pass1"], (
         result["outputs"]["pass1"])
     assert p["counters"] == {"tasks": None, "count": 0, "dequeue": 0, "failures": None, "retries": None,
                              "singlepass": False, "periodic": False, "cleanup": None}, p["counters"]
-    assert result["catalog"]["pass1"] == {"collections": {BASE: []}, "data_objects": {}}
+    # Pass 2 skips that check: the job's main task (a RestartTask, not an IrodsTask) fails when it
+    # loads the handler for pre_job, logs "failed_restart", and nothing counts or ends the job: it
+    # stays listed in `singlepass` with its cleanup:/ key, as the reference leaves it.
+    p = result["passes"]["pass2"]
+    assert p["returncode"] == 0, result["outputs"]["pass2"]
+    assert p["counters"] == {"tasks": None, "count": 0, "dequeue": 0, "failures": None, "retries": None,
+                             "singlepass": True, "periodic": False, "cleanup": "[]"}, p["counters"]
+    assert result["failure_log"]["pass2"] == [["failed_restart", "ImportError"]], result["failure_log"]
+    assert result["catalog"]["pass2"] == {"collections": {BASE: []}, "data_objects": {}}
+    assert result["redis"] == {}, result["redis"]  # no t0:/ key: pre_job never ran
 
 
 def check_sync_retry(result):
@@ -351,7 +365,8 @@ def rust_retries_failed_entries_only(python: dict) -> dict:
     chunk finishes, then the task is retried with only the failed entries, or fails.
 
     * retry.py: every entry of a chunk fails on its first call, so each chunk is retried exactly
-      once (retries:/ = number of chunks = 2, the reference: 5); hooks still run twice per entry.
+      once (retries:/ = number of chunks = 2 and two retry_task log lines; the reference: 5 of
+      each); hooks still run twice per entry.
     * no_retry.py: every entry's hook runs once (5 ``failures:<path>`` keys; the reference: one
       per chunk, 2), each chunk task still fails once (failures:/ = 2 on both).
     """
@@ -359,12 +374,20 @@ def rust_retries_failed_entries_only(python: dict) -> dict:
     job = last_job(rust)
     if rust["handler"] == "retry":
         rust["passes"][job]["counters"]["retries"] = 2
+        rust["failure_log"][job] = [["retry_task", "RuntimeError"]] * 2
     else:
         for name in PLAIN_TREE:
             rust["redis"][f"failures:<SRC>/{name}"] = "1"
         rust["redis"] = dict(sorted(rust["redis"].items()))
     return rust
 
+
+IRODS_ERROR_CLASS = (
+    "job log: a task failing on an iRODS error from the worker's own operation logs failed_task with "
+    "exc=\"iRODSException('DATA_OBJ_OPEN_AN failed: DIRECT_CHILD_ACCESS (-1816000): attempt to directly address a "
+    "child resource: regiResc2a')\" (register/replica: '... HIERARCHY_ERROR (...)'), no einfo field and "
+    "traceback \"\"; the reference logs python-irodsclient's class, exc=\"DIRECT_CHILD_ACCESS('attempt to directly "
+    "address a child resource: regiResc2a',)\" / HIERARCHY_ERROR(...), with einfo and a list of frames")
 
 SCENARIOS: dict[str, Scenario] = {
     # -- PUT_APPEND
@@ -375,13 +398,15 @@ SCENARIOS: dict[str, Scenario] = {
         [Pass("pass1", "append_json")], all_failed(len(PLAIN_TREE))),
     "append_non_leaf_non_root_with_resc_name": Scenario(
         "PUT_APPEND to a non-root resource: every file fails (DIRECT_CHILD_ACCESS)",
-        [Pass("pass1", "append_non_leaf_non_root_with_resc_name")], all_failed(len(PLAIN_TREE))),
+        [Pass("pass1", "append_non_leaf_non_root_with_resc_name")], all_failed(len(PLAIN_TREE)),
+        failure_log_bug=IRODS_ERROR_CLASS),
     "append_root_with_resc_name": Scenario(
         "PUT_APPEND to regiResc2Root (lands on regiResc2a), then appends", changed_passes("append_root_with_resc_name"),
         put_to(["regiResc2a"], grown)),
     "append_with_resc_name": Scenario(
         "PUT_APPEND to a leaf inside a hierarchy: every file fails (DIRECT_CHILD_ACCESS)",
-        [Pass("pass1", "append_with_resc_name")], all_failed(len(PLAIN_TREE))),
+        [Pass("pass1", "append_with_resc_name")], all_failed(len(PLAIN_TREE)),
+        failure_log_bug=IRODS_ERROR_CLASS),
     # -- pre/post hooks annotating collections
     "coll_create_pre_and_post": Scenario(
         "pre/post_coll_create AVUs on the parents of the created collections",
@@ -424,8 +449,11 @@ SCENARIOS: dict[str, Scenario] = {
         "entries raise once each; max_retries 3, delay 0; retries:/ count and the handler's failures:<path> keys",
         [Pass("pass1", "retry", [])], check_retry,
         rust_expected=rust_retries_failed_entries_only),
-    "statistics": Scenario("the handler cannot be imported (relative import): the root task fails the same way",
-                           [Pass("pass1", "statistics")], check_statistics),
+    "statistics": Scenario(
+        "the handler cannot be imported (relative import): irods_sync itself refuses it; started without that "
+        "check, the job's main task fails in the worker the same way",
+        [Pass("pass1", "statistics"), Pass("pass2", "statistics", unchecked=True, until_event="failed_restart")],
+        check_statistics),
     "timeout": Scenario("timeout 1 s, pre_data_obj_create sleeps 2 s: every file task fails",
                         [Pass("pass1", "timeout")], check_timeout),
     # -- PUT
@@ -433,19 +461,22 @@ SCENARIOS: dict[str, Scenario] = {
                     put_to(["demoResc"])),
     "put_non_leaf_non_root_with_resc_name": Scenario(
         "put to a non-root resource: every file fails", [Pass("pass1", "put_non_leaf_non_root_with_resc_name")],
-        all_failed(len(PLAIN_TREE))),
+        all_failed(len(PLAIN_TREE)),
+        failure_log_bug=IRODS_ERROR_CLASS),
     "put_root_with_resc_name": Scenario("put to regiResc2Root (regiResc2a)", [Pass("pass1", "put_root_with_resc_name")],
                                         put_to(["regiResc2a"])),
     "put_using_char_map": Scenario("put of names needing character_map (incl. a collision), AVUs",
                                    [Pass("pass1", "put_using_char_map")], check_charmap(True), tree=dict(CHARMAP_TREE)),
     "put_with_resc_name": Scenario("put to a leaf inside a hierarchy: every file fails",
-                                   [Pass("pass1", "put_with_resc_name")], all_failed(len(PLAIN_TREE))),
+                                   [Pass("pass1", "put_with_resc_name")], all_failed(len(PLAIN_TREE)),
+        failure_log_bug=IRODS_ERROR_CLASS),
     # -- REGISTER_SYNC
     "register": Scenario("register in place, then update size after changes", changed_passes("register"),
                          registered(["demoResc"], grown)),
     "register_non_leaf_non_root_with_resc_name": Scenario(
         "register to a non-root, non-leaf resource: every file fails",
-        [Pass("pass1", "register_non_leaf_non_root_with_resc_name")], all_failed(len(PLAIN_TREE))),
+        [Pass("pass1", "register_non_leaf_non_root_with_resc_name")], all_failed(len(PLAIN_TREE)),
+        failure_log_bug=IRODS_ERROR_CLASS),
     "register_root_with_resc_name": Scenario("register to regiResc2Root, then update",
                                              changed_passes("register_root_with_resc_name"),
                                              registered(["regiResc2a"], grown)),
@@ -454,8 +485,10 @@ SCENARIOS: dict[str, Scenario] = {
                                         tree=dict(CHARMAP_TREE)),
     "register_with_peps": Scenario("logged create PEPs on pass 1 and modify PEPs on pass 2 (job log lines)",
                                    changed_passes("register_with_peps"), check_register_with_peps),
-    "register_with_resc_name": Scenario("register to the leaf regiResc2a, then update",
-                                        changed_passes("register_with_resc_name"), registered(["regiResc2a"], grown)),
+    "register_with_resc_name": Scenario(
+        "register to the leaf regiResc2a (pass 1 with --initial_ingest), then update",
+        [Pass("pass1", "register_with_resc_name", ONE_PER_TASK + ["--initial_ingest"]),
+         Pass("pass2", "register_with_resc_name", change_first=True)], registered(["regiResc2a"], grown)),
     # -- REGISTER_AS_REPLICA_SYNC on top of a put
     "replica_root_with_resc_name": Scenario(
         "after a put, files change: replica registered on regiResc2Root (regiResc2a), good; demoResc stale",
@@ -464,7 +497,8 @@ SCENARIOS: dict[str, Scenario] = {
     "replica_with_non_leaf_non_root_resc_name": Scenario(
         "after a put: replica to a non-root non-leaf resource fails for every file",
         [Pass("seed", "put"), Pass("replica", "replica_with_non_leaf_non_root_resc_name", change_first=True)],
-        check_replica_fails),
+        check_replica_fails,
+        failure_log_bug=IRODS_ERROR_CLASS),
     "replica_with_resc_name": Scenario(
         "after a put, files change: replica registered on the leaf regiResc2a",
         [Pass("seed", "put"), Pass("replica", "replica_with_resc_name", change_first=True)],
@@ -473,14 +507,16 @@ SCENARIOS: dict[str, Scenario] = {
     "sync": Scenario("put, then re-put after changes", changed_passes("sync"), put_to(["demoResc"], grown)),
     "sync_non_leaf_non_root_with_resc_name": Scenario(
         "PUT_SYNC to a non-root resource: every file fails", [Pass("pass1", "sync_non_leaf_non_root_with_resc_name")],
-        all_failed(len(PLAIN_TREE))),
+        all_failed(len(PLAIN_TREE)),
+        failure_log_bug=IRODS_ERROR_CLASS),
     "sync_retry": Scenario(
         "PUT_SYNC with max_retries 3; one file cannot be put (a collection has its name): 3 retries, 1 failure",
         [Pass("pass1", "sync_retry")], check_sync_retry),
     "sync_root_with_resc_name": Scenario("PUT_SYNC to regiResc2Root, then re-put",
                                          changed_passes("sync_root_with_resc_name"), put_to(["regiResc2a"], grown)),
     "sync_with_resc_name": Scenario("PUT_SYNC to a leaf inside a hierarchy: every file fails",
-                                    [Pass("pass1", "sync_with_resc_name")], all_failed(len(PLAIN_TREE))),
+                                    [Pass("pass1", "sync_with_resc_name")], all_failed(len(PLAIN_TREE)),
+        failure_log_bug=IRODS_ERROR_CLASS),
 }
 
 
@@ -530,6 +566,24 @@ def handler_events(log_path: str) -> list:
     return sorted(events)
 
 
+def logged_failures(log_path: str) -> list:
+    """``(event, exception class)`` of the log lines that carry an ``exc`` field (``failed_task``,
+    ``retry_task``), sorted: why tasks failed, as a user reading the job log sees it."""
+    found = []
+    if not os.path.exists(log_path):
+        return found
+    with open(log_path, encoding="utf-8", errors="surrogateescape") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "exc" in record:
+                match = re.match(r"([A-Za-z_][\w.]*)\(", str(record["exc"]))
+                found.append([record.get("event"), match.group(1) if match else str(record["exc"])])
+    return sorted(found)
+
+
 def tmp_files(fleet) -> dict:
     """What was written to the workers' private /tmp, except the reference worker's copies of the
     handler module (custom_event_handler.py writes /tmp/event_handler<job><uuid>.py)."""
@@ -559,12 +613,42 @@ def handler_redis(fleet, jobs) -> dict:
     return dict(sorted(out.items()))
 
 
+def wait_for_event(log_path: str, event: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(log_path):
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                if any(f'"event": "{event}"' in line for line in f):
+                    return True
+        time.sleep(0.2)
+    return False
+
+
+def start_job_unchecked(fleet, src, target, job_name, event_handler, extra=(), synchronous=False, timeout=120.0):
+    """``irods_sync start`` with the reference CLI's ``check_event_handler`` (which ``exec``s the
+    handler in the CLI, where statistics.py already fails) replaced by a no-op, so that the job is
+    stored and the workers load the handler themselves. Everything else is the reference CLI."""
+    assert not synchronous
+    log_path = os.path.join(fleet.dir, f"job-{job_name}.log")
+    code = ("import sys\n"
+            "import irods_capability_automated_ingest.irods_sync as cli\n"
+            "cli.check_event_handler = lambda filename: None\n"
+            "sys.argv = ['irods_sync'] + sys.argv[1:]\n"
+            "sys.exit(cli.main())\n")
+    cmd = [os.path.join(VENV_BIN, "python"), "-c", code, "start", os.fsdecode(src), target, "--job_name", job_name,
+           "--log_filename", log_path, "--event_handler", event_handler] + list(extra)
+    run = subprocess.run(cmd, env=fleet.env, cwd=fleet.tmpdir, stdin=subprocess.DEVNULL, capture_output=True,
+                         timeout=timeout)
+    decode = lambda b: b.decode("utf-8", "replace")  # noqa: E731
+    return JobRun(job_name, cmd, run.returncode, decode(run.stdout), decode(run.stderr), log_path, 0.0)
+
+
 def run_scenario(kind: str, handler: str, scenario: Scenario, workdir: str) -> dict:
     src = os.path.join(workdir, "src")
     build_tree(src, scenario.tree)
     fleet = PrivateTmpFleet(kind, concurrency=2, resources=RESOURCES, base_dir=os.path.join(workdir, "fleets"))
     fleet.start()
-    result = {"kind": kind, "handler": handler, "passes": {}, "catalog": {}, "outputs": {}}
+    result = {"kind": kind, "handler": handler, "passes": {}, "catalog": {}, "outputs": {}, "failure_log": {}}
     logs = {}
     failed = True
     try:
@@ -578,10 +662,15 @@ def run_scenario(kind: str, handler: str, scenario: Scenario, workdir: str) -> d
             # Not --synchronous: that runs the job's main task (and pre_job) inside the CLI, not in
             # a worker, and its monitor raises "job does not exist" when the workers finish the
             # job before it looks. The reference suite also starts jobs asynchronously.
-            run = fleet.start_job(src, TARGET, p.job, event_handler=os.path.join(EXAMPLES_DIR, p.handler + ".py"),
-                                  extra=p.extra, synchronous=False, timeout=120)
-            counters = fleet.wait_job(p.job, timeout=240)
-            done = not counters["tasks"] and not counters["singlepass"] and counters["cleanup"] is None
+            start = start_job_unchecked if p.unchecked else Fleet.start_job
+            run = start(fleet, src, TARGET, p.job, event_handler=os.path.join(EXAMPLES_DIR, p.handler + ".py"),
+                        extra=p.extra, synchronous=False, timeout=120)
+            if p.until_event:
+                done = wait_for_event(run.log_path, p.until_event, timeout=120)
+                counters = fleet.job_counters(p.job)
+            else:
+                counters = fleet.wait_job(p.job, timeout=240)
+                done = not counters["tasks"] and not counters["singlepass"] and counters["cleanup"] is None
             result["outputs"][p.job] = run.output
             logs[p.job] = run.log_path
             result["passes"][p.job] = {"returncode": run.returncode, "timed_out": run.timed_out or not done,
@@ -596,18 +685,19 @@ def run_scenario(kind: str, handler: str, scenario: Scenario, workdir: str) -> d
             fleet.stop_worker(worker)
         for job, path in logs.items():
             result["passes"][job]["events"] = handler_events(path)
+            result["failure_log"][job] = logged_failures(path)
         result["tmp_files"] = tmp_files(fleet)
         replacements = {src: "<SRC>", fleet.vault_root: "<VAULT>"}
         failed = False
     finally:
         result["stop"] = fleet.stop(keep=failed)
-    for name in ("passes", "catalog", "vault", "redis", "keys", "tmp_files"):
+    for name in ("passes", "catalog", "vault", "redis", "keys", "tmp_files", "failure_log"):
         result[name] = normalise(result[name], replacements)
     return result
 
 
 def comparable(result: dict) -> dict:
-    return {k: v for k, v in result.items() if k not in ("kind", "outputs", "fleet_dir", "stop")}
+    return {k: v for k, v in result.items() if k not in ("kind", "outputs", "fleet_dir", "stop", "failure_log")}
 
 
 # ---- tests ---------------------------------------------------------------------------------------
@@ -625,32 +715,57 @@ def workdir_root():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def rust_marks(name):
+def rust_marks(name, bug_field="rust_bug"):
     scenario = SCENARIOS[name]
     marks = []
     if not RUST_WORKS:
         marks.append(pytest.mark.skip(reason=f"irods-ingest worker not available: {RUST_STATUS}"))
-    elif scenario.rust_bug:
-        marks.append(pytest.mark.xfail(strict=True, reason=scenario.rust_bug))
+    elif getattr(scenario, bug_field):
+        marks.append(pytest.mark.xfail(strict=True, reason=getattr(scenario, bug_field)))
     return marks
+
+
+_RESULTS: dict = {}
+
+
+def both_runs(name: str, workdir_root: str) -> tuple:
+    """The scenario under Python workers (checked against the reference's expectations), then
+    under Rust workers; kept for the module's second test."""
+    if name not in _RESULTS:
+        scenario = SCENARIOS[name]
+        workdir = os.path.join(workdir_root, name)
+        python = run_scenario("python", name, scenario, workdir)
+        for job, p in python["passes"].items():
+            assert not p["timed_out"], python["outputs"][job]
+        scenario.check(python)
+        rust = run_scenario("rust", name, scenario, workdir)
+        for job, p in rust["passes"].items():
+            assert not p["timed_out"], rust["outputs"][job]
+        shutil.rmtree(os.path.join(workdir, "src"), ignore_errors=True)
+        _RESULTS[name] = (python, rust)
+    return _RESULTS[name]
+
+
+def expected_rust(name: str, python: dict) -> dict:
+    scenario = SCENARIOS[name]
+    return scenario.rust_expected(python) if scenario.rust_expected else python
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=rust_marks(n)) for n in EXAMPLES])
 def test_example_handler(name, workdir_root):
-    scenario = SCENARIOS[name]
-    workdir = os.path.join(workdir_root, name)
-    python = run_scenario("python", name, scenario, workdir)
-    for job, p in python["passes"].items():
-        assert not p["timed_out"], python["outputs"][job]
-    scenario.check(python)
-    rust = run_scenario("rust", name, scenario, workdir)
-    for job, p in rust["passes"].items():
-        assert not p["timed_out"], rust["outputs"][job]
-    expected = comparable(scenario.rust_expected(python) if scenario.rust_expected else python)
-    got = comparable(rust)
+    """Catalog, vaults, handler log events, /tmp files, handler Redis keys, job counters."""
+    python, rust = both_runs(name, workdir_root)
+    expected, got = comparable(expected_rust(name, python)), comparable(rust)
     for part in ("catalog", "vault", "tmp_files", "redis", "keys"):
         assert got[part] == expected[part], part
     for job in expected["passes"]:
         assert got["passes"][job] == expected["passes"][job], (job, rust["outputs"][job])
     assert got == expected
-    shutil.rmtree(os.path.join(workdir, "src"), ignore_errors=True)
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=rust_marks(n, "failure_log_bug")) for n in EXAMPLES])
+def test_example_failure_log(name, workdir_root):
+    """Why tasks failed or were retried, as the job log says: the exception class of every
+    ``failed_task``/``retry_task``/``failed_restart`` line, as a multiset per pass."""
+    python, rust = both_runs(name, workdir_root)
+    assert rust["failure_log"] == expected_rust(name, python)["failure_log"]
