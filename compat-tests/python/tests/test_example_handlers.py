@@ -21,8 +21,11 @@ per-run paths:
   in a private mount namespace whose ``/tmp`` is a directory of the fleet (nothing on the machine
   is touched; the Python worker's own ``/tmp/event_handler*.py`` module copies are ignored),
 * the job's counters after each pass (``tasks``, ``count``, ``dequeue``, ``failures``,
-  ``retries``, listing), the ``irods_sync --synchronous`` exit status, the Redis keys handlers
-  write (``retry.py``/``no_retry.py``: ``failures:<path>``), the ``sync_time:/`` keys, no lock left.
+  ``retries``, listing), the ``irods_sync start`` exit status (jobs are started asynchronously,
+  as the reference suite does), the Redis keys handlers write (``retry.py``/``no_retry.py``:
+  ``failures:<path>``), the ``sync_time:/`` keys, no lock left,
+* in a second test, the exception class of every ``failed_task``/``retry_task``/``failed_restart``
+  line of the job log.
 
 The Python run is also checked against what the reference suite expects of the handler, so a
 scenario cannot pass by both sides doing nothing. Where the Rust worker differs on purpose
