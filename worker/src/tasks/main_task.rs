@@ -1,5 +1,6 @@
-//! `filesystem_main_task` (reference §3.3): re-arm a periodic job, `pre_job`, then start a pass by
-//! resetting the job's counters and enqueueing `filesystem_sync_path` for the root.
+//! `filesystem_main_task` and `s3_bucket_main_task` (reference §3.3): re-arm a periodic job,
+//! `pre_job`, then start a pass by resetting the job's counters and enqueueing the source's
+//! `*_sync_path` for the root.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,12 +18,46 @@ use super::run::TaskRun;
 use crate::fields;
 use crate::job::{JobStore, PassStart, time_time};
 
+/// What differs between the two sources' main tasks.
+struct Source {
+    main_task: &'static str,
+    sync_path: &'static str,
+    /// `meta["task"]` of the enqueued sync_path.
+    sync_path_label: &'static str,
+    /// The filesystem main task records `root_target_collection` (delete mode); S3 does not.
+    sets_root_target_collection: bool,
+}
+
+const FILESYSTEM: Source = Source {
+    main_task: names::FILESYSTEM_MAIN_TASK,
+    sync_path: names::FILESYSTEM_SYNC_PATH,
+    sync_path_label: "filesystem_sync_path",
+    sets_root_target_collection: true,
+};
+
+const S3: Source = Source {
+    main_task: names::S3_BUCKET_MAIN_TASK,
+    sync_path: names::S3_BUCKET_SYNC_PATH,
+    sync_path_label: "s3_bucket_sync_path",
+    sets_root_target_collection: false,
+};
+
 pub async fn filesystem_main_task(app: Arc<IngestApp>, req: TaskRequest, ctx: TaskContext) -> TaskResult {
+    main_task(app, req, ctx, &FILESYSTEM).await
+}
+
+pub async fn s3_bucket_main_task(app: Arc<IngestApp>, req: TaskRequest, ctx: TaskContext) -> TaskResult {
+    main_task(app, req, ctx, &S3).await
+}
+
+async fn main_task(app: Arc<IngestApp>, req: TaskRequest, ctx: TaskContext, source: &Source) -> TaskResult {
     let mut run = TaskRun::new(app, &req, ctx)?;
     // Step 1: the root target collection, which delete mode never removes.
-    let target = run.meta.get("target").cloned().unwrap_or(PyValue::Null);
-    run.meta.insert("root_target_collection", target);
-    match pass(&run).await {
+    if source.sets_root_target_collection {
+        let target = run.meta.get("target").cloned().unwrap_or(PyValue::Null);
+        run.meta.insert("root_target_collection", target);
+    }
+    match pass(&run, source).await {
         Ok(()) => Ok(PyValue::Null),
         Err(failure) if failure.exc_type == "OSError" => {
             run.log(&run.meta, Level::Warning, &format!("Warning: {}", failure.message), PyDict::new());
@@ -35,7 +70,7 @@ pub async fn filesystem_main_task(app: Arc<IngestApp>, req: TaskRequest, ctx: Ta
                 &format!("Unexpected error: {}", failure.message),
                 PyDict::new(),
             );
-            let label = fields!["task" => names::FILESYSTEM_MAIN_TASK, "job_name" => run.meta.get("job_name").cloned().unwrap_or(PyValue::Null),
+            let label = fields!["task" => source.main_task, "job_name" => run.meta.get("job_name").cloned().unwrap_or(PyValue::Null),
                                 "exc" => failure.repr()];
             run.log(&run.meta, Level::Error, "failed_restart", label);
             Err(TaskError::Failure(failure.to_task_failure()))
@@ -43,7 +78,7 @@ pub async fn filesystem_main_task(app: Arc<IngestApp>, req: TaskRequest, ctx: Ta
     }
 }
 
-async fn pass(run: &TaskRun) -> Result<(), Failure> {
+async fn pass(run: &TaskRun, source: &Source) -> Result<(), Failure> {
     let meta = run.meta();
     let job = meta.job_name()?.to_owned();
     // Step 2: a periodic job publishes its next firing before this pass runs.
@@ -55,7 +90,7 @@ async fn pass(run: &TaskRun) -> Result<(), Failure> {
         run.ctx
             .producer()
             .send_task(
-                names::FILESYSTEM_MAIN_TASK,
+                source.main_task,
                 vec![PyValue::Dict(run.meta.clone())],
                 PyDict::new(),
                 options,
@@ -77,10 +112,10 @@ async fn pass(run: &TaskRun) -> Result<(), Failure> {
                 PyDict::new(),
             );
             let mut child = run.meta.clone();
-            child.insert("task", "filesystem_sync_path");
+            child.insert("task", source.sync_path_label);
             let path_queue = meta.path_queue()?.to_owned();
             child.insert("queue_name", path_queue);
-            run.enqueue(&handler, names::FILESYSTEM_SYNC_PATH, child).await
+            run.enqueue(&handler, source.sync_path, child).await
         }
         PassStart::Busy => {
             run.log(

@@ -3,6 +3,7 @@
 //!
 //! * [`run`]: one task run, child enqueueing (§3.2) and the `IrodsTask` bookkeeping (§3.8).
 //! * [`main_task`], [`sync_path`], [`sync_entry`], [`delete`]: the task bodies.
+//! * [`s3_tasks`], [`s3_upload`]: the S3 source (listing a bucket, streaming objects in).
 //! * [`app`]: what the tasks share; [`joblog`]: the reference's JSON log lines.
 //!
 //! [`register`] puts them into a Celery task registry under their full names.
@@ -13,6 +14,8 @@ pub mod failure;
 pub mod joblog;
 mod main_task;
 pub mod run;
+mod s3_tasks;
+pub mod s3_upload;
 mod sync_entry;
 mod sync_path;
 
@@ -37,18 +40,21 @@ pub mod names {
         "irods_capability_automated_ingest.tasks.delete_tasks.delete_collection";
     pub const DELETE_DATA_OBJECTS: &str =
         "irods_capability_automated_ingest.tasks.delete_tasks.delete_data_objects";
-    /// Tasks of the reference this worker does not run (the S3 source); handed back to the queue
-    /// for a Python worker.
-    pub const NOT_HERE: [&str; 5] = [
-        "irods_capability_automated_ingest.tasks.s3_bucket_tasks.s3_bucket_main_task",
-        "irods_capability_automated_ingest.tasks.s3_bucket_tasks.s3_bucket_sync_path",
+    pub const S3_BUCKET_MAIN_TASK: &str =
+        "irods_capability_automated_ingest.tasks.s3_bucket_tasks.s3_bucket_main_task";
+    pub const S3_BUCKET_SYNC_PATH: &str =
+        "irods_capability_automated_ingest.tasks.s3_bucket_tasks.s3_bucket_sync_path";
+    pub const S3_BUCKET_SYNC_FILES: &str =
+        "irods_capability_automated_ingest.tasks.s3_bucket_tasks.s3_bucket_sync_files";
+    /// Tasks of the reference this worker does not run (the reference never enqueues them);
+    /// handed back to the queue for a Python worker.
+    pub const NOT_HERE: [&str; 2] = [
         "irods_capability_automated_ingest.tasks.s3_bucket_tasks.s3_bucket_sync_dir",
-        "irods_capability_automated_ingest.tasks.s3_bucket_tasks.s3_bucket_sync_files",
         "irods_capability_automated_ingest.tasks.delete_tasks.delete_collection_task",
     ];
 }
 
-/// Registers the filesystem and delete tasks. Every task is acknowledged after it ends (late
+/// Registers the filesystem, S3 and delete tasks. Every task is acknowledged after it ends (late
 /// ack), so a worker that dies mid-task leaves its messages in `unacked` for recovery.
 pub fn register(registry: &mut TaskRegistry, app: Arc<IngestApp>) {
     let late = TaskOptions { acks_late: true, ..TaskOptions::default() };
@@ -62,6 +68,9 @@ pub fn register(registry: &mut TaskRegistry, app: Arc<IngestApp>) {
     task!(names::FILESYSTEM_SYNC_PATH, sync_path::filesystem_sync_path);
     task!(names::FILESYSTEM_SYNC_DIR, sync_entry::filesystem_sync_dir);
     task!(names::FILESYSTEM_SYNC_FILES, sync_entry::filesystem_sync_files);
+    task!(names::S3_BUCKET_MAIN_TASK, main_task::s3_bucket_main_task);
+    task!(names::S3_BUCKET_SYNC_PATH, s3_tasks::s3_bucket_sync_path);
+    task!(names::S3_BUCKET_SYNC_FILES, s3_tasks::s3_bucket_sync_files);
     task!(names::DELETE_COLLECTION, delete::delete_collection);
     task!(names::DELETE_DATA_OBJECTS, delete::delete_data_objects);
     for name in names::NOT_HERE {

@@ -43,6 +43,17 @@ pub async fn filesystem_sync_files(app: Arc<IngestApp>, req: TaskRequest, ctx: T
 
 async fn sync_files(run: &TaskRun) -> Result<(), Failure> {
     let handler = run.handler().await?;
+    let handler = &handler;
+    sync_chunk(run, |meta| sync_entry(run, handler, meta, EntryType::File)).await
+}
+
+/// The body of a files task (`filesystem_sync_files`, `s3_bucket_sync_files`): `sync(meta)` for
+/// each entry of `meta["chunk"]`, with the entry's path and stats in `meta`, a few at a time.
+pub(super) async fn sync_chunk<'a, F, Fut>(run: &'a TaskRun, sync: F) -> Result<(), Failure>
+where
+    F: Fn(PyDict) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failure>> + 'a,
+{
     let mut meta = run.meta.clone();
     meta.insert("entry_type", "file");
     meta.insert("task", "sync_file");
@@ -58,7 +69,7 @@ async fn sync_files(run: &TaskRun) -> Result<(), Failure> {
     let results: Vec<(usize, PyStr, PyValue, Result<(), Failure>)> = stream::iter(entries)
         .map(|(i, path, stats)| {
             let mut meta = meta.clone();
-            let handler = &handler;
+            let sync = &sync;
             async move {
                 if let Err(failure) = run.check_soft_limit() {
                     // Whatever is left is redone by the retry, if there is one.
@@ -75,7 +86,7 @@ async fn sync_files(run: &TaskRun) -> Result<(), Failure> {
                 meta.insert("mtime", stat("mtime"));
                 meta.insert("ctime", stat("ctime"));
                 meta.insert("size", stat("size"));
-                let result = sync_entry(run, handler, meta, EntryType::File).await;
+                let result = sync(meta).await;
                 (i, path, stats, result)
             }
         })
@@ -201,7 +212,7 @@ async fn sync_locked(
 
     let content = sync_time.is_none_or(|last| mtime >= last);
     match entry_type {
-        EntryType::File => sync_data_from_file(run, handler, &meta2, content).await?,
+        EntryType::File => sync_data_from_file(run, handler, &meta2, content, DataSource::Filesystem).await?,
         EntryType::Dir => sync_data_from_dir(run, handler, &meta2).await?,
     }
     let event = if content { "succeeded" } else { "succeeded_metadata_only" };
@@ -225,7 +236,7 @@ fn entry_times(m: &Meta<'_>, path: &SourcePath) -> Result<(f64, f64), Failure> {
     Ok((mtime, ctime))
 }
 
-async fn acquire(run: &TaskRun, name: &str) -> Result<LockGuard, Failure> {
+pub(super) async fn acquire(run: &TaskRun, name: &str) -> Result<LockGuard, Failure> {
     let locks = run.app.locks.clone();
     let options = run.app.settings.locks;
     tokio::select! {
@@ -248,12 +259,20 @@ async fn operation(run: &TaskRun, handler: &Handler, meta: &PyDict) -> Result<Op
     Ok(run.app.operation(handler, meta, &run.limits).await?.member().unwrap_or(Operation::RegisterSync))
 }
 
+/// Where put-type operations read the bytes: the local file, or the S3 object `/bucket/key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DataSource {
+    Filesystem,
+    S3,
+}
+
 /// `sync_data_from_file` (reference §7.1).
-async fn sync_data_from_file(
+pub(super) async fn sync_data_from_file(
     run: &TaskRun,
     handler: &Handler,
     meta: &PyDict,
     content: bool,
+    source: DataSource,
 ) -> Result<(), Failure> {
     let pool = run.app.irods_for(handler, meta, &run.limits).await?;
     let m = Meta::from_dict(meta);
@@ -286,7 +305,7 @@ async fn sync_data_from_file(
         DataObjEvent::Modify => Event::DataObjModify,
     };
     let options = hook_options(action);
-    let operation = file_operation(run.app.clone(), handler.clone(), pool, action, op, run.limits.clone());
+    let operation = file_operation(run.app.clone(), handler.clone(), pool, action, op, run.limits.clone(), source);
     handler
         .on_event(EventCall {
             event,
@@ -342,6 +361,7 @@ fn file_operation(
     action: FileAction,
     op: Operation,
     limits: CallLimits,
+    source: DataSource,
 ) -> ingest_pyhandlers::OperationFn {
     operation_fn(move |input| {
         let (app, handler, pool, limits) = (app.clone(), handler.clone(), pool.clone(), limits.clone());
@@ -394,18 +414,33 @@ fn file_operation(
                     let resource =
                         resource(handler.clone(), input.meta.clone(), input.options.clone(), limits.clone())
                             .await?;
-                    ops::upload_file(&pool, &entry, resource.as_deref(), &options, threads)
-                        .await
-                        .map_err(|e| ops_error(&e))
+                    let result = match source {
+                        DataSource::Filesystem => {
+                            ops::upload_file(&pool, &entry, resource.as_deref(), &options, threads).await
+                        }
+                        DataSource::S3 => {
+                            let op = input.op.as_ref().and_then(|c| c.member()).unwrap_or(op);
+                            super::s3_upload::upload_from_s3(&pool, &m, &entry, resource.as_deref(), &options, op, false)
+                                .await
+                        }
+                    };
+                    result.map_err(|e| ops_error(&e))
                 }
                 FileAction::SyncFile => {
                     let resource =
                         resource(handler.clone(), input.meta.clone(), input.options.clone(), limits.clone())
                             .await?;
                     let op = input.op.as_ref().and_then(|c| c.member()).unwrap_or(op);
-                    ops::sync_file(&pool, &entry, op, resource.as_deref(), &options, threads)
-                        .await
-                        .map_err(|e| ops_error(&e))
+                    let result = match source {
+                        DataSource::Filesystem => {
+                            ops::sync_file(&pool, &entry, op, resource.as_deref(), &options, threads).await
+                        }
+                        DataSource::S3 => {
+                            super::s3_upload::upload_from_s3(&pool, &m, &entry, resource.as_deref(), &options, op, true)
+                                .await
+                        }
+                    };
+                    result.map_err(|e| ops_error(&e))
                 }
                 FileAction::NoOp(_) | FileAction::SyncFileMeta | FileAction::IgnoreExisting => Ok(()),
             }
