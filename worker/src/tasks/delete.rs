@@ -282,8 +282,5 @@ async fn unregister_if_empty(
 }
 
 fn operation_error(error: &OpsError) -> OperationError {
-    match error.irods_code() {
-        Some(code) => OperationError::irods(code.0, error.to_string()),
-        None => OperationError::new(error.to_string()),
-    }
+    super::failure::operation_error(error)
 }

@@ -3,8 +3,10 @@
 //! Every error of the layers below (meta, paths, Redis, locks, iRODS, the event handler) becomes
 //! one [`Failure`]; the task lifecycle decides whether it is retried or final.
 
+use celery_proto::json::{PyValue, py_repr};
 use celery_proto::worker::TaskFailure;
-use ingest_pyhandlers::HandlerError;
+use ingest_pyhandlers::{HandlerError, OperationError};
+use irods_proto::ErrorCode;
 
 use crate::job::JobError;
 use crate::lock::LockError;
@@ -20,11 +22,21 @@ pub struct Failure {
     pub message: String,
     /// A Python traceback when the failure came from a handler.
     pub traceback: Option<String>,
+    /// `repr(exc)` when it is not `Type('message')` (Python exceptions, python-irodsclient's).
+    pub repr: Option<String>,
+    /// `repr()`s of the traceback's frames (the reference logs `traceback.extract_tb(...)`).
+    pub frames: Vec<String>,
 }
 
 impl Failure {
     pub fn new(exc_type: &str, message: impl Into<String>) -> Self {
-        Failure { exc_type: exc_type.to_owned(), message: message.into(), traceback: None }
+        Failure {
+            exc_type: exc_type.to_owned(),
+            message: message.into(),
+            traceback: None,
+            repr: None,
+            frames: Vec::new(),
+        }
     }
 
     /// The reference raises a bare `Exception` for its own checks.
@@ -47,7 +59,33 @@ impl Failure {
 
     /// `repr(exc)` as Python prints it, for logs.
     pub fn repr(&self) -> String {
-        self.to_task_failure().repr()
+        self.repr.clone().unwrap_or_else(|| self.to_task_failure().repr())
+    }
+
+    /// The fields the reference's `failed_task`/`retry_task` lines carry about the exception.
+    pub fn log_fields(&self) -> celery_proto::json::PyDict {
+        let repr = self.repr();
+        let mut d = celery_proto::json::PyDict::new();
+        d.insert("exc", repr.as_str());
+        d.insert("einfo", format!("<ExceptionInfo: {repr}>"));
+        d.insert("traceback", PyValue::List(self.frames.iter().map(|f| PyValue::from(f.as_str())).collect()));
+        d
+    }
+
+    /// The exception python-irodsclient raises for an iRODS error `code` with the server's
+    /// `message`: the code's class, its `repr` with the `Errno` part.
+    pub fn irods(code: i32, message: &str) -> Self {
+        let code = ErrorCode(code);
+        let name = code.name().unwrap_or("UnknowniRODSError");
+        let mut args = py_repr(&PyValue::from(message)).to_string_lossy().into_owned();
+        let errno = code.errno();
+        if errno != 0 {
+            args.push_str(", ");
+            args.push_str(&errno_repr(errno));
+            Failure { repr: Some(format!("{name}({args})")), ..Failure::new(name, message) }
+        } else {
+            Failure { repr: Some(format!("{name}({args},)")), ..Failure::new(name, message) }
+        }
     }
 
     pub fn to_task_failure(&self) -> TaskFailure {
@@ -74,6 +112,22 @@ impl std::fmt::Display for Failure {
 
 impl From<HandlerError> for Failure {
     fn from(error: HandlerError) -> Self {
+        if let Some(exception) = error.exception() {
+            // What Python raised (a hook's own exception, or the operation's through the hooks).
+            let exc_type = exception.type_name.rsplit('.').next().unwrap_or(&exception.type_name).to_owned();
+            return Failure {
+                exc_type,
+                message: exception.message.clone(),
+                traceback: Some(exception.traceback.clone()),
+                repr: Some(exception.repr.clone()),
+                frames: exception.frames.clone(),
+            };
+        }
+        if let HandlerError::Operation { error: OperationError { message, irods_code: Some(code) }, .. } =
+            &error
+        {
+            return Failure::irods(*code, message);
+        }
         let traceback = error.exception().map(|e| e.traceback.clone());
         let exc_type = match &error {
             HandlerError::SoftTimeLimitExceeded(_) => "SoftTimeLimitExceeded".to_owned(),
@@ -90,12 +144,15 @@ impl From<HandlerError> for Failure {
             HandlerError::Operation { error, .. } => error.message.clone(),
             _ => error.exception().map_or_else(|| error.to_string(), |e| e.message.clone()),
         };
-        Failure { exc_type, message, traceback }
+        Failure { exc_type, message, traceback, repr: None, frames: Vec::new() }
     }
 }
 
 impl From<OpsError> for Failure {
     fn from(error: OpsError) -> Self {
+        if let OpsError::Irods(irods_proto::Error::Irods { code, message, .. }) = &error {
+            return Failure::irods(code.0, message.as_deref().unwrap_or(""));
+        }
         let exc_type = match &error {
             OpsError::Irods(e) => match e.code() {
                 Some(code) => code.name().unwrap_or("iRODSException").to_owned(),
@@ -106,7 +163,7 @@ impl From<OpsError> for Failure {
             OpsError::CollectionDoesNotExist(_) => "CollectionDoesNotExist".to_owned(),
             _ => "Exception".to_owned(),
         };
-        Failure { exc_type, message: error.to_string(), traceback: None }
+        Failure::new(&exc_type, error.to_string())
     }
 }
 
@@ -143,5 +200,66 @@ impl From<irods_proto::Error> for Failure {
 impl From<redis::RedisError> for Failure {
     fn from(error: redis::RedisError) -> Self {
         Failure::new("RuntimeError", format!("redis: {error}"))
+    }
+}
+
+/// What an operation raises into the hooks for `error`: for a server error, the code and the
+/// server's own message, so Python sees the python-irodsclient exception it would have seen.
+pub fn operation_error(error: &OpsError) -> OperationError {
+    match error {
+        OpsError::Irods(irods_proto::Error::Irods { code, message: Some(message), .. }) => {
+            OperationError::irods(code.0, message.clone())
+        }
+        _ => match error.irods_code() {
+            Some(code) => OperationError::irods(code.0, error.to_string()),
+            None => OperationError::new(error.to_string()),
+        },
+    }
+}
+
+/// python-irodsclient's `repr(Errno(n))`: `Errno(2, 'ENOENT', 'No such file or directory')`.
+fn errno_repr(errno: i32) -> String {
+    let name = match errno {
+        1 => "EPERM",
+        2 => "ENOENT",
+        5 => "EIO",
+        9 => "EBADF",
+        12 => "ENOMEM",
+        13 => "EACCES",
+        16 => "EBUSY",
+        17 => "EEXIST",
+        18 => "EXDEV",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        22 => "EINVAL",
+        24 => "EMFILE",
+        27 => "EFBIG",
+        28 => "ENOSPC",
+        30 => "EROFS",
+        36 => "ENAMETOOLONG",
+        39 => "ENOTEMPTY",
+        40 => "ELOOP",
+        110 => "ETIMEDOUT",
+        111 => "ECONNREFUSED",
+        _ => return format!("Errno({errno},)"),
+    };
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+    format!("Errno({errno}, '{name}', {})", py_repr(&PyValue::from(text.as_str())).to_string_lossy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn irods_errors_read_like_python_irodsclients() {
+        let f = Failure::irods(-1816000, "attempt to directly address a child resource: regiResc2a");
+        assert_eq!(
+            f.repr(),
+            "DIRECT_CHILD_ACCESS('attempt to directly address a child resource: regiResc2a',)"
+        );
+        let f = Failure::irods(-510002, "x");
+        assert_eq!(f.repr(), "UNIX_FILE_OPEN_ERR('x', Errno(2, 'ENOENT', 'No such file or directory'))");
     }
 }

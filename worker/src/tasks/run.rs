@@ -221,8 +221,7 @@ where
             None => run.ctx.retry(countdown, reason),
         });
     }
-    let exc = fields!["exc" => failure.repr(), "traceback" => failure.traceback.clone().unwrap_or_default()];
-    run.log(&run.meta, Level::Error, "failed_task", label(exc));
+    run.log(&run.meta, Level::Error, "failed_task", label(failure.log_fields()));
     tracing::error!(task = %req.name, id = %req.id, job, error = %failure, "task failed");
     finish(&run, &job, TaskOutcome::Failed, &base).await;
     Err(TaskError::Failure(failure.to_task_failure()))

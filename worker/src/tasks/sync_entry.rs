@@ -11,14 +11,16 @@ use std::sync::Arc;
 use celery_proto::json::{PyDict, PyStr, PyValue};
 use celery_proto::worker::{TaskContext, TaskRequest, TaskResult};
 use futures::stream::{self, StreamExt};
-use ingest_pyhandlers::{CallLimits, Event, EventCall, Handler, Operation, OperationError, operation_fn};
+use ingest_pyhandlers::{
+    CallLimits, Event, EventCall, Handler, Operation, OperationError, Override, operation_fn,
+};
 use irods_proto::messages::KeyValPair;
 use irods_proto::{Connection, Pool};
 
 use super::app::IngestApp;
 use super::failure::Failure;
 use super::joblog::Level;
-use super::run::{TaskRun, run_irods_task};
+use super::run::{TaskRun, run_irods_task, with_chunk};
 use crate::fields;
 use crate::job::keys::entry_lock_name;
 use crate::job::{EntryType, JobStore, datetime_now_timestamp};
@@ -57,6 +59,8 @@ where
     let mut meta = run.meta.clone();
     meta.insert("entry_type", "file");
     meta.insert("task", "sync_file");
+    // Entries copy `meta` a few times each; the chunk comes back only where Python sees it.
+    meta.insert("chunk", PyValue::Null);
     let chunk = match run.meta.get("chunk") {
         Some(PyValue::Dict(chunk)) => chunk.clone(),
         _ => return Err(Failure::new("KeyError", "meta has no 'chunk' dict")),
@@ -256,7 +260,24 @@ async fn soft_limit_passed(run: &TaskRun) {
 /// `operation(session, meta)`: a member, or REGISTER_SYNC for anything else (`... or
 /// Operation.REGISTER_SYNC` in the reference).
 async fn operation(run: &TaskRun, handler: &Handler, meta: &PyDict) -> Result<Operation, Failure> {
-    Ok(run.app.operation(handler, meta, &run.limits).await?.member().unwrap_or(Operation::RegisterSync))
+    if !handler.capabilities().has_override(Override::Operation) {
+        return Ok(Operation::RegisterSync);
+    }
+    let choice = run.app.operation(handler, &run.for_python(meta), &run.limits).await?;
+    Ok(choice.member().unwrap_or(Operation::RegisterSync))
+}
+
+/// The iRODS connections for this entry: as the handler's `as_user(meta)`, if it has one.
+async fn pool_for(run: &TaskRun, handler: &Handler, meta: &PyDict) -> Result<Pool, Failure> {
+    if !handler.capabilities().has_override(Override::AsUser) {
+        return run.app.irods(None);
+    }
+    run.app.irods_for(handler, &run.for_python(meta), &run.limits).await
+}
+
+/// The meta an event call carries: the whole chunk only when Python will see it.
+fn event_meta(run: &TaskRun, handler: &Handler, event: Event, meta: &PyDict) -> PyDict {
+    if handler.capabilities().runs_python(event) { run.for_python(meta).into_owned() } else { meta.clone() }
 }
 
 /// Where put-type operations read the bytes: the local file, or the S3 object `/bucket/key`.
@@ -274,7 +295,7 @@ pub(super) async fn sync_data_from_file(
     content: bool,
     source: DataSource,
 ) -> Result<(), Failure> {
-    let pool = run.app.irods_for(handler, meta, &run.limits).await?;
+    let pool = pool_for(run, handler, meta).await?;
     let m = Meta::from_dict(meta);
     let entry = FileEntry::from_meta(&m)?;
     let mut conn = pool.get().await?;
@@ -282,8 +303,13 @@ pub(super) async fn sync_data_from_file(
         if m.initial_ingest() { false } else { ops::check_not_collection(&mut conn, &entry).await? };
     let op = operation(run, handler, meta).await?;
     let replica = if ops::needs_replica_check(op, exists) {
-        let resource = handler.to_resource(meta, &allow_redirect_false(), &run.limits).await?;
-        let resource = resource.map(|r| r.to_string_lossy().into_owned());
+        let resource = if handler.capabilities().has_override(Override::ToResource) {
+            let resource =
+                handler.to_resource(&run.for_python(meta), &allow_redirect_false(), &run.limits).await?;
+            resource.map(|r| r.to_string_lossy().into_owned())
+        } else {
+            None
+        };
         Some(ops::replica_state(&mut conn, &entry, resource.as_deref()).await?)
     } else {
         None
@@ -305,11 +331,20 @@ pub(super) async fn sync_data_from_file(
         DataObjEvent::Modify => Event::DataObjModify,
     };
     let options = hook_options(action);
-    let operation = file_operation(run.app.clone(), handler.clone(), pool, action, op, run.limits.clone(), source);
+    let operation = file_operation(
+        run.app.clone(),
+        handler.clone(),
+        pool,
+        action,
+        op,
+        run.limits.clone(),
+        run.chunk(),
+        source,
+    );
     handler
         .on_event(EventCall {
             event,
-            meta: meta.clone(),
+            meta: event_meta(run, handler, event, meta),
             op: action.passes_operation().then_some(op),
             options,
             operation,
@@ -361,30 +396,43 @@ fn file_operation(
     action: FileAction,
     op: Operation,
     limits: CallLimits,
+    chunk: Option<Arc<PyValue>>,
     source: DataSource,
 ) -> ingest_pyhandlers::OperationFn {
     operation_fn(move |input| {
         let (app, handler, pool, limits) = (app.clone(), handler.clone(), pool.clone(), limits.clone());
+        let chunk = chunk.clone();
         async move {
             let fail = |e: Failure| OperationError::new(e.message);
             let m = Meta::from_dict(&input.meta);
             let entry = FileEntry::from_meta(&m).map_err(|e| ops_error(&e))?;
             let options = key_val_pair(&input.options);
             let threads = app.settings.put_threads;
-            let resource = |handler: Handler, meta: PyDict, options: PyDict, limits: CallLimits| async move {
-                handler
-                    .to_resource(&meta, &options, &limits)
-                    .await
-                    .map(|r| r.map(|r| r.to_string_lossy().into_owned()))
-                    .map_err(|e| fail(e.into()))
+            let resource = |handler: Handler, meta: PyDict, options: PyDict, limits: CallLimits| {
+                let chunk = chunk.clone();
+                async move {
+                    if !handler.capabilities().has_override(Override::ToResource) {
+                        return Ok(None);
+                    }
+                    let meta = with_chunk(&meta, chunk.as_deref());
+                    handler
+                        .to_resource(&meta, &options, &limits)
+                        .await
+                        .map(|r| r.map(|r| r.to_string_lossy().into_owned()))
+                        .map_err(|e| fail(e.into()))
+                }
             };
             match action {
                 FileAction::Register | FileAction::RegisterReplica | FileAction::UpdateMetadata => {
-                    let target_path = handler
-                        .target_path(&input.meta, &input.options, &limits)
-                        .await
-                        .map_err(|e| fail(e.into()))?
-                        .map(|p| p.to_string_lossy().into_owned());
+                    let target_path = if handler.capabilities().has_override(Override::TargetPath) {
+                        handler
+                            .target_path(&with_chunk(&input.meta, chunk.as_deref()), &input.options, &limits)
+                            .await
+                            .map_err(|e| fail(e.into()))?
+                            .map(|p| p.to_string_lossy().into_owned())
+                    } else {
+                        None
+                    };
                     let resource =
                         resource(handler.clone(), input.meta.clone(), input.options.clone(), limits.clone())
                             .await?;
@@ -420,8 +468,16 @@ fn file_operation(
                         }
                         DataSource::S3 => {
                             let op = input.op.as_ref().and_then(|c| c.member()).unwrap_or(op);
-                            super::s3_upload::upload_from_s3(&pool, &m, &entry, resource.as_deref(), &options, op, false)
-                                .await
+                            super::s3_upload::upload_from_s3(
+                                &pool,
+                                &m,
+                                &entry,
+                                resource.as_deref(),
+                                &options,
+                                op,
+                                false,
+                            )
+                            .await
                         }
                     };
                     result.map_err(|e| ops_error(&e))
@@ -436,8 +492,16 @@ fn file_operation(
                             ops::sync_file(&pool, &entry, op, resource.as_deref(), &options, threads).await
                         }
                         DataSource::S3 => {
-                            super::s3_upload::upload_from_s3(&pool, &m, &entry, resource.as_deref(), &options, op, true)
-                                .await
+                            super::s3_upload::upload_from_s3(
+                                &pool,
+                                &m,
+                                &entry,
+                                resource.as_deref(),
+                                &options,
+                                op,
+                                true,
+                            )
+                            .await
                         }
                     };
                     result.map_err(|e| ops_error(&e))
@@ -449,15 +513,12 @@ fn file_operation(
 }
 
 fn ops_error(error: &OpsError) -> OperationError {
-    match error.irods_code() {
-        Some(code) => OperationError::irods(code.0, error.to_string()),
-        None => OperationError::new(error.to_string()),
-    }
+    super::failure::operation_error(error)
 }
 
 /// `sync_data_from_dir` (reference §6.5).
 async fn sync_data_from_dir(run: &TaskRun, handler: &Handler, meta: &PyDict) -> Result<(), Failure> {
-    let pool = run.app.irods_for(handler, meta, &run.limits).await?;
+    let pool = pool_for(run, handler, meta).await?;
     let m = Meta::from_dict(meta);
     let target = m.target()?.to_owned();
     let path = m.path()?;
@@ -509,7 +570,7 @@ impl CreateDirsDriver for HookedCreateDirs<'_> {
         if !self.handler.capabilities().runs_python(Event::CollCreate) {
             return ops::create_dir(conn, &level.target).await;
         }
-        let mut meta = self.meta.clone();
+        let mut meta = self.run.for_python(self.meta).into_owned();
         meta.insert("target", level.target.as_str());
         meta.insert("path", path_value(&level.path));
         let pool = self.pool.clone();
