@@ -148,12 +148,13 @@ class Fleet:
     ``resources``: extra storage resources, ``"name"`` or ``("name", "type")`` or
     ``("name", "type", "parent")``, created through python-irodsclient's admin API before any
     worker starts (vaults inside the fleet directory).
-    ``extra_worker_args``: appended to every worker command (e.g. a Rust-only option).
+    ``extra_worker_args``: appended to every worker command; ``rust_args`` / ``python_args``: only
+    to the Rust / Python workers' (e.g. ``rust_args=["--lock-expiry", "20"]``).
     ``env``: extra variables for workers and the CLI.
     """
 
     def __init__(self, workers: str = "python", concurrency: int = 2, *, resources=(), extra_worker_args=(),
-                 env: dict | None = None, base_dir: str | None = None, ready_timeout: float = 60.0,
+                 rust_args=(), python_args=(), env: dict | None = None, base_dir: str | None = None, ready_timeout: float = 60.0,
                  stop_timeout: float = 60.0, name: str | None = None):
         if workers not in ("python", "rust", "mixed"):
             raise ValueError(f"workers must be python, rust or mixed, not {workers!r}")
@@ -161,6 +162,7 @@ class Fleet:
         self.concurrency = concurrency
         self.resources = list(resources)
         self.extra_worker_args = list(extra_worker_args)
+        self.kind_args = {"rust": list(rust_args), "python": list(python_args)}
         self.extra_env = dict(env or {})
         self.base_dir = base_dir or os.environ.get("INGEST_FLEET_DIR")
         self.ready_timeout = ready_timeout
@@ -222,7 +224,7 @@ class Fleet:
             if worker.stop_report is None:
                 self.stop_worker(worker)
             reports.append(f"{worker.name}: {worker.stop_report}")
-        killed = any("SIGKILL" in (w.stop_report or "") for w in self.workers)
+        killed = any("SIGKILL after" in (w.stop_report or "") for w in self.workers)
         if self._session is not None:
             self._session.cleanup()
             self._session = None
@@ -253,7 +255,8 @@ class Fleet:
             cmd = [rust_worker_binary(), "worker"]
         else:
             raise ValueError(f"unknown worker kind {kind!r}")
-        return cmd + ["-c", str(concurrency), "-l", "info", "-Q", QUEUES, "-n", f"{name}@%h"] + self.extra_worker_args
+        return (cmd + ["-c", str(concurrency), "-l", "info", "-Q", QUEUES, "-n", f"{name}@%h"]
+                + self.kind_args[kind] + self.extra_worker_args)
 
     def add_worker(self, kind: str, concurrency: int | None = None, wait_ready: bool = True) -> Worker:
         """Start one more worker of ``kind`` on the fleet's queues (its own process group)."""

@@ -12,10 +12,11 @@
   unfinished task of the job is still in kombu's ``unacked`` hash, because Rust workers ack late),
   the live workers finish everything else, and after ``irods_sync stop`` a re-run of the job
   registers every file exactly once.
-* ``test_rust_only_fleet_recovers_killed_worker``: in a Rust-only fleet with a short visibility
-  timeout (the worker's own option, looked up in ``irods-ingest worker --help``), the killed
-  worker's messages are restored and the job completes on its own. Skipped, with the reason, while
-  the worker offers no such option.
+* ``test_rust_only_fleet_recovers_killed_worker``: in a Rust-only fleet started with
+  ``--recovery rust-only --visibility-timeout 10`` (worker/README.md: live workers refresh what
+  they hold, so only a dead worker's messages age out), the killed worker's messages are restored
+  and the job completes on its own: ``post_job`` once, every file exactly once. Skipped, with the
+  reason, if ``irods-ingest worker --help`` offers no such mode.
 
 All three need the Rust worker and are marked as expected failures while
 ``irods-ingest worker`` does not run yet (``INGEST_RUST_STRICT=1`` removes the marker).
@@ -99,8 +100,24 @@ def assert_every_file_registered_once(fleet: Fleet, src: str, target: str, expec
     assert set(catalog["collections"]) == {target} | {f"{target}/d{d:02}" for d in range(DIRS)}
 
 
+def wait_idle(fleet: Fleet, timeout: float = 120.0) -> None:
+    """Wait until no message is queued or held (kombu's ``unacked`` empty): nothing can still
+    change the counters, e.g. a redelivered task that already ran once."""
+    wait_for(lambda: sum(fleet.queue_lengths().values()) == 0 and fleet.redis.hlen("unacked") == 0, timeout,
+             what="empty queues and no unacknowledged message")
+
+
 def assert_job_finished_cleanly(fleet: Fleet, job: str) -> dict:
+    """The job ended as the reference ends one, and every task it counted finished exactly once
+    (a task finished twice decrements ``tasks:/`` twice and ends the job early, design-notes.md
+    "Counters are the job's truth")."""
+    wait_idle(fleet)
     counters = fleet.job_counters(job)
+    counted = [x.decode() for x in fleet.redis.lrange(f"count:/{job}", 0, -1)]
+    finished = [x.decode() for x in fleet.redis.lrange(f"dequeue:/{job}", 0, -1)]
+    twice = sorted(i for i, n in collections.Counter(finished).items() if n > 1)
+    assert not twice, f"{len(twice)} tasks finished more than once, e.g. {twice[:3]}; counters {counters}"
+    assert set(finished) == set(counted) and len(counted) == len(set(counted)), counters
     assert counters["tasks"] == 0, counters
     assert counters["failures"] is None and counters["retries"] is None, counters
     assert not counters["singlepass"] and not counters["periodic"] and counters["cleanup"] is None, counters
@@ -185,7 +202,9 @@ def test_one_job_shared_by_python_and_rust_workers(source_tree):
 def test_rust_worker_killed_mid_job_in_mixed_fleet(source_tree):
     src, expected = source_tree
     target = f"{ZONE_HOME}/killed"
-    with Fleet("mixed", concurrency=2) as fleet:
+    # Short lock expiry (worker/README.md "Locks"): the killed worker's locks must free themselves
+    # before the re-run, in test time rather than the default 300 s.
+    with Fleet("mixed", concurrency=2, rust_args=["--lock-expiry", "20"]) as fleet:
         python_worker, rust_worker = fleet.workers
         handler_path, hooks, post_job = handler(fleet, "killed")
         run = fleet.start_job(src, target, "killed", event_handler=handler_path, synchronous=False)
@@ -218,8 +237,13 @@ def test_rust_worker_killed_mid_job_in_mixed_fleet(source_tree):
         assert outstanding <= unacked, f"{len(outstanding - unacked)} unfinished tasks have no message left"
         assert counters["singlepass"] and read_lines(post_job) == [], (counters, read_lines(post_job))
 
+        # The locks the killed worker held expire (a Python holder's never would, §15.13). Python
+        # waiters already blocked on such a lock are not woken by the expiry (worker/README.md), so
+        # the re-run starts once they are gone.
+        wait_for(lambda: fleet.state_keys()["locks"] == [], 120, what="the killed worker's locks to expire")
+
         # A stop and a re-run of the same source completes the catalog, each file exactly once
-        # (the sync_time cache skips what is done; locks the killed worker held must not block).
+        # (the sync_time cache skips what is done).
         stop = irods_sync(fleet, "stop", "killed")
         assert stop.returncode == 0, stop.stdout + stop.stderr
         rerun_handler, _, rerun_post_job = handler(fleet, "rerun")
@@ -230,25 +254,31 @@ def test_rust_worker_killed_mid_job_in_mixed_fleet(source_tree):
         assert_every_file_registered_once(fleet, src, target, expected)
 
 
-def visibility_option() -> str | None:
-    """The Rust worker's visibility-timeout option, as its --help names it (None if it has none)."""
+def rust_only_recovery_args() -> list | None:
+    """The worker options for a Rust-only fleet that restores a dead worker's messages quickly, as
+    ``irods-ingest worker --help`` names them (``--recovery rust-only`` with a short
+    ``--visibility-timeout``); None when the worker offers no such mode."""
     if not RUST_WORKS:
-        return None
+        return ["--recovery", "rust-only", "--lock-expiry", "20", "--visibility-timeout", "10"]  # fails at start: the xfail shows it
     text = subprocess.run([rust_worker_binary(), "worker", "--help"], capture_output=True, text=True,
                           timeout=30).stdout
-    match = re.search(r"(--[\w-]*visibility[\w-]*)", text)
-    return match.group(1) if match else None
+    if not re.search(r"--recovery\b", text) or "rust-only" not in text:
+        return None
+    args = ["--recovery", "rust-only", "--lock-expiry", "20"]  # the dead worker's locks free themselves
+    if re.search(r"--visibility-timeout\b", text):
+        args += ["--visibility-timeout", "10"]
+    return args
 
 
 @rust_pending
 def test_rust_only_fleet_recovers_killed_worker(source_tree):
-    option = visibility_option() if RUST_WORKS else "--visibility-timeout"
-    if option is None:
-        pytest.skip("`irods-ingest worker --help` names no visibility-timeout option: a Rust-only fleet "
+    recovery = rust_only_recovery_args()
+    if recovery is None:
+        pytest.skip("`irods-ingest worker --help` offers no rust-only recovery mode: a Rust-only fleet "
                     "cannot restore a killed worker's messages within a test (design-notes.md)")
     src, expected = source_tree
     target = f"{ZONE_HOME}/recovered"
-    with Fleet("rust", concurrency=2, extra_worker_args=[option, "10"]) as fleet:
+    with Fleet("rust", concurrency=2, extra_worker_args=recovery) as fleet:
         (first,) = fleet.workers
         handler_path, hooks, post_job = handler(fleet, "recovered")
         run = fleet.start_job(src, target, "recovered", event_handler=handler_path, synchronous=False)
@@ -256,10 +286,14 @@ def test_rust_only_fleet_recovers_killed_worker(source_tree):
         wait_for(lambda: creates_by_group(hooks)[str(first.pid)] >= 300, 300,
                  what="the first worker's first 300 registrations")
         fleet.kill_worker(first)
+        held = unacked_task_ids(fleet) & outstanding_task_ids(fleet, "recovered")
+        assert held, "the killed worker held no message of the job: nothing to recover"
         fleet.add_worker("rust")
         counters = fleet.wait_job("recovered", timeout=600)
         assert counters["tasks"] == 0, f"the killed worker's tasks never came back: {counters}"
         assert_job_finished_cleanly(fleet, "recovered")
         assert read_lines(post_job) == ["post_job recovered"]
         assert_every_file_registered_once(fleet, src, target, expected)
+        finished = {x.decode() for x in fleet.redis.lrange("dequeue:/recovered", 0, -1)}
+        assert held <= finished, "messages the killed worker held never ran"
         assert fleet.state_keys()["locks"] == []
