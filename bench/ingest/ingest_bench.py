@@ -17,6 +17,7 @@ test server's CPU per file. See bench/ingest/README.md.
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import platform
@@ -287,6 +288,7 @@ def run_group(args, kind, group, trees, workdir, results):
     """Runs the scenarios of one group (["register", "rescan"] or ["put"]) with one kind of fleet."""
     # IRODS_ENVIRONMENT_FILE empty: the workers build their session from the IRODS_* variables and
     # the reference does not re-read a JSON file for every file (see reference-overhead.md).
+    group_started = time.time() - 1
     fleet = BenchFleet(workers=kind, concurrency=args.concurrency, env={"IRODS_ENVIRONMENT_FILE": ""},
                        base_dir=workdir, name=f"bench-{group[0]}")
     memory = None
@@ -322,6 +324,20 @@ def run_group(args, kind, group, trees, workdir, results):
         if memory is not None:
             memory.stop()
         fleet.stop(keep=args.keep)
+        remove_handler_modules(group_started)
+
+
+def remove_handler_modules(since):
+    """The reference writes each job's event handler to /tmp/event_handler<job><uuid>.py (a fixed
+    /tmp, not $TMPDIR) and never removes it; so may a compatible worker. Remove ours: the
+    benchmark's job names, written since this group started."""
+    for job_name in ("bench_register", "bench_put"):
+        for path in glob.glob(f"/tmp/event_handler{job_name}*.py"):
+            try:
+                if os.path.getmtime(path) >= since:
+                    os.remove(path)
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
