@@ -42,7 +42,8 @@ import report  # noqa: E402
 
 ZONE_HOME = "/tempZone/home/rods"
 PUT_HANDLER = os.path.join(HERE, "put_handler.py")
-SCENARIO_ORDER = ["register", "rescan", "put"]
+HOOKS_HANDLER = os.path.join(HERE, "hooks_handler.py")
+SCENARIO_ORDER = ["register", "rescan", "put", "hooks"]
 FLEET_KINDS = ("python", "rust")
 
 
@@ -301,6 +302,9 @@ def run_group(args, kind, group, trees, workdir, results):
                 if scenario in ("register", "rescan"):
                     result = run_job(fleet, memory, "bench_register", trees["register"], f"{ZONE_HOME}/register",
                                      args.files)
+                elif scenario == "hooks":
+                    result = run_job(fleet, memory, "bench_hooks", trees["hooks"], f"{ZONE_HOME}/hooks",
+                                     args.hook_files, handler=HOOKS_HANDLER)
                 else:
                     result = run_job(fleet, memory, "bench_put", trees["put"], f"{ZONE_HOME}/put", args.put_files,
                                      handler=PUT_HANDLER)
@@ -395,8 +399,10 @@ def parse_args():
     parser.add_argument("--repeat", type=int, default=1,
                         help="run everything N times (alternating which fleet goes first); tables show medians")
     parser.add_argument("--workers", default="python,rust", help="fleets to run, in order (python,rust)")
-    parser.add_argument("--scenarios", default="register,rescan,put",
-                        help="any of register,rescan,put (rescan needs register)")
+    parser.add_argument("--scenarios", default="register,rescan,put,hooks",
+                        help="any of register,rescan,put,hooks (rescan needs register)")
+    parser.add_argument("--hook-files", type=int, default=10_000,
+                        help="files registered through pre/post_data_obj_create hooks adding one AVU (10000)")
     parser.add_argument("--rust-worker", default=os.environ.get(
         "IRODS_INGEST", os.path.join(ROOT, "target", "release", "irods-ingest")))
     parser.add_argument("--testserver", default=os.environ.get(
@@ -413,7 +419,7 @@ def parse_args():
     if unknown:
         parser.error(f"unknown fleet(s): {', '.join(sorted(unknown))}")
     if args.quick:
-        args.files, args.put_files = 1000, 300
+        args.files, args.put_files, args.hook_files = 1000, 300, 300
     scenarios = [s for s in args.scenarios.split(",") if s]
     unknown = set(scenarios) - set(SCENARIO_ORDER)
     if unknown:
@@ -434,7 +440,7 @@ def main():
         "revision": git_revision(),
         "concurrency": args.concurrency,
         "repeat": args.repeat,
-        "sizes": {"register_files": args.files, "put_files": args.put_files, "put_file_bytes": len(PUT_BLOCK),
+        "sizes": {"register_files": args.files, "put_files": args.put_files, "hook_files": args.hook_files, "put_file_bytes": len(PUT_BLOCK),
                   "files_per_dir": args.files_per_dir, "quick": args.quick},
         "scenarios": args.scenarios,
         "binaries": {"testserver": binary_info(args.testserver), "rust_worker": binary_info(args.rust_worker)},
@@ -462,8 +468,10 @@ def main():
             trees["register"] = tree(workdir, "small", args.files, args.files_per_dir, small_payload)
         if "put" in args.scenarios:
             trees["put"] = tree(workdir, "put4k", args.put_files, args.files_per_dir, put_payload)
+        if "hooks" in args.scenarios:
+            trees["hooks"] = tree(workdir, "hooks", args.hook_files, args.files_per_dir, small_payload)
 
-        groups = [[s for s in g if s in args.scenarios] for g in (["register", "rescan"], ["put"])]
+        groups = [[s for s in g if s in args.scenarios] for g in (["register", "rescan"], ["put"], ["hooks"])]
         for repeat in range(args.repeat):
             if args.repeat > 1:
                 print(f"run {repeat + 1} of {args.repeat}", flush=True)

@@ -9,6 +9,7 @@ SCENARIO_LABELS = {
     "register": "register (REGISTER_SYNC, new files)",
     "rescan": "rescan (unchanged tree, all skipped)",
     "put": "put (4 KiB files uploaded)",
+    "hooks": "hooks (register; pre/post_data_obj_create, one AVU per file)",
 }
 
 # (heading, key in a result, format) for one row per fleet and scenario.
@@ -128,6 +129,9 @@ def _sizes_sentence(run):
         parts.append(f"{names} **{sizes['register_files']:,} files** ({sizes['files_per_dir']} per directory)")
     if "put" in scenarios:
         parts.append(f"put **{sizes['put_files']:,} files of {sizes['put_file_bytes'] // 1024} KiB**")
+    if "hooks" in scenarios and sizes.get("hook_files"):
+        parts.append(f"hooks **{sizes['hook_files']:,} files** registered through pre/post_data_obj_create "
+                     "(the post hook adds one AVU through the hooks' python-irodsclient session)")
     quick = " (the `--quick` smoke size)" if sizes.get("quick") else ""
     return "Sizes: " + ", ".join(parts) + quick + ". "
 

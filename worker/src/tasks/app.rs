@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use celery_proto::json::PyDict;
 use ingest_pyhandlers::{
-    CallLimits, DeleteMode, Handler, HandlerChoice, HandlerRuntime, Operation, Override, reference_module_name,
+    CallLimits, DeleteMode, Handler, HandlerChoice, HandlerRuntime, Operation, Override,
+    reference_module_name,
 };
 use irods_proto::{IrodsConfig, Pool, PoolOptions};
 use redis::AsyncCommands;
@@ -107,7 +108,7 @@ impl IngestApp {
         Ok(handler)
     }
 
-    fn is_default_handler(&self, handler: &Handler) -> bool {
+    pub fn is_default_handler(&self, handler: &Handler) -> bool {
         self.default_handlers.lock().unwrap_or_else(|p| p.into_inner()).contains(handler.key())
     }
 

@@ -42,7 +42,7 @@ pub async fn s3_bucket_sync_files(app: Arc<IngestApp>, req: TaskRequest, ctx: Ta
         let handler = run.handler().await?;
         let run = &*run;
         let handler = &handler;
-        sync_chunk(run, move |meta| sync_entry(run, handler, meta)).await
+        sync_chunk(run, handler, move |meta| sync_entry(run, handler, meta)).await
     })
     .await
 }
@@ -115,7 +115,13 @@ async fn sync_path(run: &TaskRun) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn enqueue_chunk(run: &TaskRun, handler: &Handler, meta: &PyDict, file_queue: &str, chunk: PyDict) -> Result<(), Failure> {
+async fn enqueue_chunk(
+    run: &TaskRun,
+    handler: &Handler,
+    meta: &PyDict,
+    file_queue: &str,
+    chunk: PyDict,
+) -> Result<(), Failure> {
     let mut child = meta.clone();
     child.insert("chunk", PyValue::Dict(chunk));
     child.insert("queue_name", file_queue);
@@ -156,7 +162,12 @@ async fn sync_locked(
         && mtime < last
         && ctime < last
     {
-        run.log(meta, Level::Info, "succeeded_file_has_not_changed", fields!["task" => task.clone(), "path" => key]);
+        run.log(
+            meta,
+            Level::Info,
+            "succeeded_file_has_not_changed",
+            fields!["task" => task.clone(), "path" => key],
+        );
         return Ok(());
     }
     let t = datetime_now_timestamp();

@@ -46,12 +46,24 @@ pub async fn filesystem_sync_files(app: Arc<IngestApp>, req: TaskRequest, ctx: T
 async fn sync_files(run: &TaskRun) -> Result<(), Failure> {
     let handler = run.handler().await?;
     let handler = &handler;
-    sync_chunk(run, |meta| sync_entry(run, handler, meta, EntryType::File)).await
+    sync_chunk(run, handler, |meta| sync_entry(run, handler, meta, EntryType::File)).await
+}
+
+/// Whether every entry makes a Python call (an override asked per entry, or a data-object hook).
+/// Such entries are synced one at a time: Python calls from concurrent entries only queue for the
+/// GIL, and handing it back and forth costs more CPU than the overlap saves.
+pub(super) fn python_per_entry(handler: &Handler) -> bool {
+    let caps = handler.capabilities();
+    [Override::Operation, Override::AsUser, Override::ToResource, Override::TargetPath, Override::CharacterMap]
+        .into_iter()
+        .any(|o| caps.has_override(o))
+        || caps.runs_python(Event::DataObjCreate)
+        || caps.runs_python(Event::DataObjModify)
 }
 
 /// The body of a files task (`filesystem_sync_files`, `s3_bucket_sync_files`): `sync(meta)` for
 /// each entry of `meta["chunk"]`, with the entry's path and stats in `meta`, a few at a time.
-pub(super) async fn sync_chunk<'a, F, Fut>(run: &'a TaskRun, sync: F) -> Result<(), Failure>
+pub(super) async fn sync_chunk<'a, F, Fut>(run: &'a TaskRun, handler: &Handler, sync: F) -> Result<(), Failure>
 where
     F: Fn(PyDict) -> Fut,
     Fut: std::future::Future<Output = Result<(), Failure>> + 'a,
@@ -66,10 +78,14 @@ where
         _ => return Err(Failure::new("KeyError", "meta has no 'chunk' dict")),
     };
     // Entries of a chunk are synced a few at a time (`Settings::entry_parallelism`); each one
-    // waits on Redis and iRODS round trips, not on this process's CPU.
+    // waits on Redis and iRODS round trips, not on this process's CPU — unless each runs Python.
     let entries: Vec<(usize, PyStr, PyValue)> =
         chunk.iter().enumerate().map(|(i, (path, stats))| (i, path.clone(), stats.clone())).collect();
-    let parallelism = run.app.settings.entry_parallelism.max(1);
+    let parallelism = if python_per_entry(handler) && !run.app.is_default_handler(handler) {
+        1
+    } else {
+        run.app.settings.entry_parallelism.max(1)
+    };
     let results: Vec<(usize, PyStr, PyValue, Result<(), Failure>)> = stream::iter(entries)
         .map(|(i, path, stats)| {
             let mut meta = meta.clone();
