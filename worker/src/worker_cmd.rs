@@ -49,7 +49,7 @@ pub struct WorkerArgs {
     dead_worker_after: u64,
     /// Expiry of the locks this worker takes, in seconds, renewed while held; 0 = never expire
     /// (the reference's python-redis-lock behaviour).
-    #[arg(long = "lock-expiry", default_value_t = 300)]
+    #[arg(long = "lock-expiry", default_value_t = 60)]
     lock_expiry: u64,
     /// Which entries count as readable: `group-bit` (the reference: the group read bit) or
     /// `access` (what this process can actually read).
@@ -137,7 +137,8 @@ async fn serve(
         .max(1);
     config.prefetch_multiplier = args.prefetch_multiplier.max(1);
     config.task_events = args.task_events;
-    config.dead_peer_after = (args.dead_worker_after > 0).then(|| Duration::from_secs(args.dead_worker_after));
+    config.dead_peer_after =
+        (args.dead_worker_after > 0).then(|| Duration::from_secs(args.dead_worker_after));
     if let Some(name) = &args.hostname {
         config.nodename = expand_nodename(name);
     }

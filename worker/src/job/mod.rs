@@ -107,6 +107,15 @@ pub trait JobStore: Send + Sync {
         outcome: TaskOutcome,
     ) -> impl Future<Output = Result<Finished, JobError>> + Send;
 
+    /// Whether `task_id` is in `dequeue:/<job>`: its bookkeeping already ran. Asked for
+    /// redelivered messages only (a worker killed after finishing a task but before acking it),
+    /// so that a task is never counted twice. O(length of `dequeue:/`).
+    fn already_finished(
+        &self,
+        job: &str,
+        task_id: &str,
+    ) -> impl Future<Output = Result<bool, JobError>> + Send;
+
     /// `on_retry`: `INCRBY retries:/<job> 1`.
     fn record_retry(&self, job: &str) -> impl Future<Output = Result<(), JobError>> + Send;
 

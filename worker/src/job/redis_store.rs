@@ -170,23 +170,26 @@ impl JobStore for RedisJobStore {
     async fn finish(&self, job: &str, task_id: &str, outcome: TaskOutcome) -> Result<Finished, JobError> {
         let keys = JobKeys::new(job);
         let mut conn = self.conn.clone();
-        // on_failure's INCRBY, after_return's DECRBY and the `periodic()` read, in that order. The
-        // reference reads `periodic` only when the count hit 0; reading it always costs nothing and
-        // saves a round trip.
+        // on_failure's INCRBY, after_return's DECRBY, the `periodic()` read and the RPUSH to
+        // `dequeue:/`, in one transaction: a worker killed in between cannot leave a decrement
+        // without its `dequeue:/` entry, which is how a redelivered message is recognised as
+        // already finished ([`JobStore::already_finished`]). The reference reads `periodic` only
+        // when the count hit 0 and pushes to `dequeue:/` after the cleanup; neither is visible.
         let mut pipe = redis::pipe();
+        pipe.atomic();
         if outcome == TaskOutcome::Failed {
             pipe.cmd("INCRBY").arg(&keys.failures).arg(1).ignore();
         }
         pipe.cmd("DECRBY").arg(&keys.tasks).arg(1);
         pipe.cmd("LRANGE").arg(PERIODIC).arg(0).arg(-1);
+        pipe.cmd("RPUSH").arg(&keys.dequeue).arg(task_id).ignore();
         let (remaining, periodic): (i64, Vec<Vec<u8>>) = pipe.query_async(&mut conn).await?;
         let done = remaining == 0 && !periodic.iter().any(|n| n == job.as_bytes());
         if !done {
-            redis::cmd("RPUSH").arg(&keys.dequeue).arg(task_id).query_async::<()>(&mut conn).await?;
             return Ok(Finished { remaining, done, cleanup_files: Vec::new() });
         }
-        // cleanup() then RPUSH dequeue. cleanup() re-reads `periodic` to pick the list to LREM
-        // from; we just read it and the job was not in it, so it is `singlepass`.
+        // cleanup(). It re-reads `periodic` to pick the list to LREM from; we just read it and
+        // the job was not in it, so it is `singlepass`.
         let (cleanup,): (Option<Vec<u8>>,) = redis::pipe()
             .cmd("GET")
             .arg(&keys.cleanup)
@@ -198,13 +201,16 @@ impl JobStore for RedisJobStore {
             .cmd("DEL")
             .arg(&keys.cleanup)
             .ignore()
-            .cmd("RPUSH")
-            .arg(&keys.dequeue)
-            .arg(task_id)
-            .ignore()
             .query_async(&mut conn)
             .await?;
         Ok(Finished { remaining, done, cleanup_files: cleanup_files(&keys.cleanup, cleanup.as_deref()) })
+    }
+
+    async fn already_finished(&self, job: &str, task_id: &str) -> Result<bool, JobError> {
+        let keys = JobKeys::new(job);
+        let position: Option<i64> =
+            redis::cmd("LPOS").arg(&keys.dequeue).arg(task_id).query_async(&mut self.conn.clone()).await?;
+        Ok(position.is_some())
     }
 
     async fn record_retry(&self, job: &str) -> Result<(), JobError> {

@@ -37,7 +37,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            locks: LockOptions::expiring(Duration::from_secs(300)),
+            locks: LockOptions::expiring(Duration::from_secs(60)),
             readability: Readability::GroupReadBit,
             put_threads: crate::ops::default_put_threads(),
             entry_parallelism: 4,

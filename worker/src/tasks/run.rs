@@ -187,6 +187,15 @@ where
     Fut: std::future::Future<Output = Result<(), Failure>>,
 {
     let run = Arc::new(TaskRun::new(app, &req, ctx)?);
+    if req.redelivered
+        && let Ok(job) = run.meta().job_name()
+        && run.app.store.already_finished(job, run.ctx.id()).await.unwrap_or(false)
+    {
+        // A worker finished this task and died before acknowledging it: counting it again would
+        // end the job early.
+        tracing::warn!(task = %req.name, id = %req.id, job, "redelivered task had already finished; not run again");
+        return Ok(PyValue::Null);
+    }
     let outcome = body(run.clone()).await;
     let meta = Meta::from_dict(&run.meta);
     let job = match meta.job_name() {
