@@ -46,7 +46,13 @@ fn start_moto(dir: &Path, tls: Option<(&Path, &Path)>) -> Moto {
     let endpoint = format!("127.0.0.1:{port}");
     if tls.is_some() {
         // The setup script speaks plain HTTP; the TLS server is only used for one request.
-        return Moto { _server: server, endpoint, access_key: String::new(), secret_key: String::new(), minio_listing: vec![] };
+        return Moto {
+            _server: server,
+            endpoint,
+            access_key: String::new(),
+            secret_key: String::new(),
+            minio_listing: vec![],
+        };
     }
     let (ok, out, err) = common::run_python(
         &[common::python_script("s3_moto_setup.py").to_str().unwrap(), &endpoint, BUCKET, &BULK.to_string()],
@@ -110,7 +116,8 @@ async fn client_against_moto() {
     // Every object, in minio's order and with the chunk values the reference would record.
     let (all, pages) = list_all(&s3, "", None).await;
     assert!(pages >= 2, "{BULK} bulk keys need more than one default page, got {pages}");
-    let ours: Vec<(String, u64, f64)> = all.iter().map(|o| (o.key.clone(), o.size, o.last_modified)).collect();
+    let ours: Vec<(String, u64, f64)> =
+        all.iter().map(|o| (o.key.clone(), o.size, o.last_modified)).collect();
     assert_eq!(ours, moto.minio_listing);
     assert!(all.iter().any(|o| o.key == "dir a/café.txt"));
     assert!(all.iter().any(|o| o.key == "odd/a&b=c?d#e.txt"));
@@ -118,7 +125,10 @@ async fn client_against_moto() {
     // Small pages give the same keys; a prefix is a plain string prefix.
     let (small, pages) = list_all(&s3, "bulk/0000", Some(3)).await;
     assert_eq!(pages, 4);
-    assert_eq!(small.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), (0..10).map(|i| format!("bulk/{i:05}.txt")).collect::<Vec<_>>());
+    assert_eq!(
+        small.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(),
+        (0..10).map(|i| format!("bulk/{i:05}.txt")).collect::<Vec<_>>()
+    );
     let (prefixed, _) = list_all(&s3, "prefix", Some(1)).await;
     assert_eq!(prefixed.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["prefix2/x.txt"]);
     let (none, _) = list_all(&s3, "nothing-here/", None).await;
@@ -134,7 +144,15 @@ async fn client_against_moto() {
     assert_eq!(read_all(&s3, "dir a/café.txt", 0).await.unwrap(), "content of dir a/café.txt".as_bytes());
     assert_eq!(read_all(&s3, "odd/~tilde%41.txt", 0).await.unwrap(), b"content of odd/~tilde%41.txt");
     let big = read_all(&s3, "multi/big.bin", (5 << 20) - 2).await.unwrap();
-    assert_eq!(big, b"aabbbbb".iter().copied().chain(std::iter::repeat_n(b'b', (5 << 20) - 5)).chain([b'c']).collect::<Vec<u8>>());
+    assert_eq!(
+        big,
+        b"aabbbbb"
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(b'b', (5 << 20) - 5))
+            .chain([b'c'])
+            .collect::<Vec<u8>>()
+    );
 
     // HeadObject.
     let stat = s3.head_object(BUCKET, "multi/big.bin").await.unwrap();
@@ -146,10 +164,12 @@ async fn client_against_moto() {
     // Errors: a missing key, a missing bucket, a wrong secret, an unknown access key.
     let missing = s3.get_object(BUCKET, "no/such/key", 0).await.err().expect("missing key");
     assert_eq!((missing.status(), missing.code()), (Some(404), Some("NoSuchKey")), "{missing}");
-    let no_bucket = s3.list_objects_page("no-such-bucket", "", None, None).await.err().expect("missing bucket");
+    let no_bucket =
+        s3.list_objects_page("no-such-bucket", "", None, None).await.err().expect("missing bucket");
     assert_eq!(no_bucket.code(), Some("NoSuchBucket"), "{no_bucket}");
     let wrong = client(&moto.endpoint, &moto.access_key, "not-the-secret", None);
-    let error = wrong.list_objects_page(BUCKET, "", None, None).await.err().expect("a wrong secret must fail");
+    let error =
+        wrong.list_objects_page(BUCKET, "", None, None).await.err().expect("a wrong secret must fail");
     assert_eq!(error.code(), Some("SignatureDoesNotMatch"), "{error}");
     assert!(!error.to_string().contains("not-the-secret"));
     let error = wrong.get_object(BUCKET, "top.txt", 0).await.err().expect("a wrong secret must fail");
@@ -161,13 +181,24 @@ async fn client_against_moto() {
 
     // Through an HTTP proxy: absolute-form requests, signatures unchanged.
     let (proxy_port, seen) = start_forwarding_proxy(moto.endpoint.clone()).await;
-    let proxied = client(&moto.endpoint, &moto.access_key, &moto.secret_key, Some(Proxy::parse(&format!("http://127.0.0.1:{proxy_port}")).unwrap()));
+    let proxied = client(
+        &moto.endpoint,
+        &moto.access_key,
+        &moto.secret_key,
+        Some(Proxy::parse(&format!("http://127.0.0.1:{proxy_port}")).unwrap()),
+    );
     let (via_proxy, _) = list_all(&proxied, "bulk/0001", None).await;
     assert_eq!(via_proxy.len(), 10);
     assert_eq!(read_all(&proxied, "top.txt", 3).await.unwrap(), b"tent of top.txt");
     let lines = seen.lock().unwrap().clone();
-    assert!(lines.iter().any(|l| l.starts_with(&format!("GET http://{}/{BUCKET}?", moto.endpoint))), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with(&format!("GET http://{}/{BUCKET}/top.txt ", moto.endpoint))), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("GET http://{}/{BUCKET}?", moto.endpoint))),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("GET http://{}/{BUCKET}/top.txt ", moto.endpoint))),
+        "{lines:?}"
+    );
 
     // A refused connection is an error, not a hang.
     let closed = client(&format!("127.0.0.1:{}", free_port()), "a", "b", None);
@@ -202,11 +233,15 @@ async fn start_forwarding_proxy(upstream: String) -> (u16, Arc<Mutex<Vec<String>
                 let request_line = head[0].trim_end().to_owned();
                 record.lock().unwrap().push(request_line.clone());
                 let mut parts = request_line.splitn(3, ' ');
-                let (method, target, version) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+                let (method, target, version) =
+                    (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
                 let origin_form = target.strip_prefix(&format!("http://{upstream}")).unwrap_or(target);
                 let mut server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
                 let mut forwarded = format!("{method} {origin_form} {version}\r\n");
-                head[1..].iter().filter(|h| !h.to_ascii_lowercase().starts_with("proxy-")).for_each(|h| forwarded.push_str(h));
+                head[1..]
+                    .iter()
+                    .filter(|h| !h.to_ascii_lowercase().starts_with("proxy-"))
+                    .for_each(|h| forwarded.push_str(h));
                 server.write_all(forwarded.as_bytes()).await.unwrap();
                 let mut client = client.into_inner();
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
@@ -227,10 +262,51 @@ async fn https_with_a_private_ca() {
         let out = Command::new("openssl").args(args).current_dir(d).output().expect("running openssl");
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     };
-    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ingest test CA"]);
-    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=ingest test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
     std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
-    openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
     // SAFETY: set before any TLS use in this process; no other test of this binary reads it.
     unsafe { std::env::set_var("SSL_CERT_FILE", d.join("ca.pem")) };
 

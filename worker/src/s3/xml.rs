@@ -130,17 +130,17 @@ pub fn parse_list_objects_v2(xml: &[u8]) -> Result<ListPage, XmlError> {
             root_ok = path[0] == "ListBucketResult";
         }
         match path.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-                ["ListBucketResult", "IsTruncated"] => page.is_truncated = text.trim() == "true",
-                ["ListBucketResult", "NextContinuationToken"] => {
-                    page.next_continuation_token = Some(text).filter(|t| !t.is_empty())
-                }
-                ["ListBucketResult", "EncodingType"] => url_encoded = text.trim().eq_ignore_ascii_case("url"),
-                ["ListBucketResult", "Contents", "Key"] => current.key = Some(text),
-                ["ListBucketResult", "Contents", "LastModified"] => current.last_modified = Some(text),
-                ["ListBucketResult", "Contents", "Size"] => current.size = Some(text),
-                ["ListBucketResult", "Contents", "ETag"] => current.etag = Some(text),
-                ["ListBucketResult", "Contents"] => raw.push(std::mem::take(&mut current)),
-                _ => {}
+            ["ListBucketResult", "IsTruncated"] => page.is_truncated = text.trim() == "true",
+            ["ListBucketResult", "NextContinuationToken"] => {
+                page.next_continuation_token = Some(text).filter(|t| !t.is_empty())
+            }
+            ["ListBucketResult", "EncodingType"] => url_encoded = text.trim().eq_ignore_ascii_case("url"),
+            ["ListBucketResult", "Contents", "Key"] => current.key = Some(text),
+            ["ListBucketResult", "Contents", "LastModified"] => current.last_modified = Some(text),
+            ["ListBucketResult", "Contents", "Size"] => current.size = Some(text),
+            ["ListBucketResult", "Contents", "ETag"] => current.etag = Some(text),
+            ["ListBucketResult", "Contents"] => raw.push(std::mem::take(&mut current)),
+            _ => {}
         }
     })?;
     if !root_ok {

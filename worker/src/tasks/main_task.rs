@@ -89,12 +89,7 @@ async fn pass(run: &TaskRun, source: &Source) -> Result<(), Failure> {
             .parent(run.ctx.id(), run.ctx.root_id());
         run.ctx
             .producer()
-            .send_task(
-                source.main_task,
-                vec![PyValue::Dict(run.meta.clone())],
-                PyDict::new(),
-                options,
-            )
+            .send_task(source.main_task, vec![PyValue::Dict(run.meta.clone())], PyDict::new(), options)
             .await
             .map_err(|e| Failure::new("OperationalError", format!("re-arming periodic job {job}: {e}")))?;
     }

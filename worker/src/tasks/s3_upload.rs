@@ -45,10 +45,10 @@ pub async fn upload_from_s3(
     op: Operation,
     existing: bool,
 ) -> ops::Result<()> {
-    let source = entry.path.to_str().ok_or_else(|| OpsError::NotUtf8 {
-        what: "S3 object path",
-        lossy: entry.path.display_lossy(),
-    })?;
+    let source = entry
+        .path
+        .to_str()
+        .ok_or_else(|| OpsError::NotUtf8 { what: "S3 object path", lossy: entry.path.display_lossy() })?;
     let (bucket, key) = split_bucket_path(source)?;
     let client = S3Client::new(S3Settings::from_meta(meta).map_err(s3_error)?);
     let part_mib = meta.opt_int("s3_multipart_chunksize_in_mib")?.filter(|m| *m > 0).unwrap_or(8) as u64;
@@ -122,13 +122,22 @@ pub fn s3_error(error: S3Error) -> OpsError {
 }
 
 /// Streams the object into descriptor `fd`; returns what is needed to check its ETag.
-async fn copy(conn: &mut Connection, fd: i32, mut object: ObjectReader, part_size: u64) -> ops::Result<EtagCheck> {
+async fn copy(
+    conn: &mut Connection,
+    fd: i32,
+    mut object: ObjectReader,
+    part_size: u64,
+) -> ops::Result<EtagCheck> {
     let mut hasher = PartHasher::new(part_size);
     let mut total = 0u64;
     while let Some(piece) = object.next_chunk(PIECE).await.map_err(s3_error)? {
         let written = conn.write(fd, &piece).await?;
         if written != piece.len() {
-            return Err(irods_proto::Error::Protocol(format!("short write: {written} of {} bytes", piece.len())).into());
+            return Err(irods_proto::Error::Protocol(format!(
+                "short write: {written} of {} bytes",
+                piece.len()
+            ))
+            .into());
         }
         hasher.update(&piece);
         total += piece.len() as u64;
@@ -155,7 +164,13 @@ struct PartHasher {
 
 impl PartHasher {
     fn new(part_size: u64) -> Self {
-        PartHasher { part_size: part_size.max(1), whole: Md5::new(), part: Md5::new(), in_part: 0, parts: Vec::new() }
+        PartHasher {
+            part_size: part_size.max(1),
+            whole: Md5::new(),
+            part: Md5::new(),
+            in_part: 0,
+            parts: Vec::new(),
+        }
     }
 
     fn update(&mut self, mut data: &[u8]) {
@@ -249,7 +264,8 @@ mod tests {
         assert_eq!(plain.recreated(), plain.etag);
         // Parts "hell", "o wo", "rld": md5 of their md5s, "-3" (what S3 computes for a
         // multipart upload with these parts).
-        let parts: Vec<[u8; 16]> = [&b"hell"[..], b"o wo", b"rld"].iter().map(|p| Md5::digest(p).into()).collect();
+        let parts: Vec<[u8; 16]> =
+            [&b"hell"[..], b"o wo", b"rld"].iter().map(|p| Md5::digest(p).into()).collect();
         let mut joined = Md5::new();
         parts.iter().for_each(|p| joined.update(p));
         let expected = format!("{}-3", hex(&joined.finalize()));

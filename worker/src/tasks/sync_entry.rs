@@ -54,16 +54,26 @@ async fn sync_files(run: &TaskRun) -> Result<(), Failure> {
 /// GIL, and handing it back and forth costs more CPU than the overlap saves.
 pub(super) fn python_per_entry(handler: &Handler) -> bool {
     let caps = handler.capabilities();
-    [Override::Operation, Override::AsUser, Override::ToResource, Override::TargetPath, Override::CharacterMap]
-        .into_iter()
-        .any(|o| caps.has_override(o))
+    [
+        Override::Operation,
+        Override::AsUser,
+        Override::ToResource,
+        Override::TargetPath,
+        Override::CharacterMap,
+    ]
+    .into_iter()
+    .any(|o| caps.has_override(o))
         || caps.runs_python(Event::DataObjCreate)
         || caps.runs_python(Event::DataObjModify)
 }
 
 /// The body of a files task (`filesystem_sync_files`, `s3_bucket_sync_files`): `sync(meta)` for
 /// each entry of `meta["chunk"]`, with the entry's path and stats in `meta`, a few at a time.
-pub(super) async fn sync_chunk<'a, F, Fut>(run: &'a TaskRun, handler: &Handler, sync: F) -> Result<(), Failure>
+pub(super) async fn sync_chunk<'a, F, Fut>(
+    run: &'a TaskRun,
+    handler: &Handler,
+    sync: F,
+) -> Result<(), Failure>
 where
     F: Fn(PyDict) -> Fut,
     Fut: std::future::Future<Output = Result<(), Failure>> + 'a,
@@ -185,7 +195,12 @@ async fn sync_entry(
         && ctime < last
     {
         let event = format!("succeeded_{}_has_not_changed", entry_type.as_str());
-        run.log(&meta, Level::Info, &event, fields!["task" => task.clone(), "path" => path_value(&entry_path)]);
+        run.log(
+            &meta,
+            Level::Info,
+            &event,
+            fields!["task" => task.clone(), "path" => path_value(&entry_path)],
+        );
         return Ok(());
     }
 
