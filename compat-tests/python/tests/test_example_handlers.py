@@ -55,7 +55,7 @@ from typing import Callable
 import pytest
 
 from ingest_testsupport import Fleet, normalise, rust_worker_status
-from ingest_testsupport.fleet import VENV_BIN, ZONE_HOME, JobRun
+from ingest_testsupport.fleet import ROOT, VENV_BIN, ZONE_HOME, JobRun, rust_worker_binary
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -514,15 +514,31 @@ class PrivateTmpFleet(Fleet):
     """A Fleet whose workers see a private ``/tmp`` (``<fleet dir>/private-tmp``, bind-mounted in a
     mount namespace of their own), because example handlers write the fixed path ``/tmp/a``. The
     chain ``unshare`` → ``sh`` → worker is all ``exec``: the process the Fleet signals is the worker.
-    The fleet directory and the source tree must therefore not be below ``/tmp``."""
+    The fleet directory and the source tree must therefore not be below ``/tmp``; the checkout,
+    its venv and its binaries may be (CI clones under ``/tmp``): their top-level directories under
+    ``/tmp`` are bound back into the private one."""
 
     def worker_command(self, kind, name, concurrency):
         private_tmp = os.path.join(self.dir, "private-tmp")
         os.makedirs(private_tmp, exist_ok=True)
         os.chmod(private_tmp, 0o1777)
-        return (["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
-                 'mount --bind "$0" /tmp && exec "$@"', private_tmp]
-                + super().worker_command(kind, name, concurrency))
+        host_tmp = os.path.join(self.dir, "host-tmp")  # where the real /tmp stays reachable inside
+        os.makedirs(host_tmp, exist_ok=True)
+        keep = sorted({top for top in map(top_of_tmp, (ROOT, VENV_BIN, rust_worker_binary())) if top})
+        script = [f'host="{host_tmp}"', 'mount --bind /tmp "$host"', 'mount --bind "$0" /tmp']
+        for top in keep:
+            script += [f'mkdir -p "/tmp/{top}"', f'mount --bind "$host/{top}" "/tmp/{top}"']
+        script.append('exec "$@"')
+        return (["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", " && ".join(script),
+                 private_tmp] + super().worker_command(kind, name, concurrency))
+
+
+def top_of_tmp(path: str) -> str | None:
+    """The first component below ``/tmp`` of ``path`` (resolved), or None when it is elsewhere."""
+    real = os.path.realpath(path)
+    if real.startswith("/tmp/"):
+        return real[len("/tmp/"):].split("/", 1)[0]
+    return None
 
 
 def vault_files(fleet) -> dict:
