@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use celery_proto::json::{PyDict, PyValue};
 use celery_proto::worker::{TaskContext, TaskRequest, TaskResult};
-use ingest_pyhandlers::{DeleteMode, Event, EventCall, Handler, OperationError, operation_fn};
+use ingest_pyhandlers::{DeleteMode, Event, EventCall, Handler};
 
 use super::app::IngestApp;
 use super::failure::Failure;
 use super::joblog::Level;
 use super::names;
 use super::run::{TaskRun, run_irods_task};
+use super::target_op::{TargetAction, target_operation};
 use crate::meta::Meta;
 use crate::ops::{self, DataObjectRemoval, OpsError};
 
@@ -138,17 +139,7 @@ async fn delete_data_object(run: &TaskRun, handler: &Handler, meta: &PyDict) -> 
             return Ok(());
         }
     }
-    let remove = operation_fn(move |input| {
-        let pool = pool.clone();
-        async move {
-            let target = Meta::from_dict(&input.meta)
-                .target()
-                .map(str::to_owned)
-                .map_err(|e| OperationError::new(e.to_string()))?;
-            let mut conn = pool.get().await.map_err(|e| operation_error(&e.into()))?;
-            removal.apply(&mut conn, &target).await.map_err(|e| operation_error(&e))
-        }
-    });
+    let remove = target_operation(pool, TargetAction::RemoveDataObject(removal));
     handler
         .on_event(EventCall {
             event: Event::DataObjDelete,
@@ -250,18 +241,7 @@ async fn unregister_if_empty(
         if !empty {
             return Ok(false);
         }
-        let pool = pool.clone();
-        let unregister = operation_fn(move |input| {
-            let pool = pool.clone();
-            async move {
-                let target = Meta::from_dict(&input.meta)
-                    .target()
-                    .map(str::to_owned)
-                    .map_err(|e| OperationError::new(e.to_string()))?;
-                let mut conn = pool.get().await.map_err(|e| operation_error(&e.into()))?;
-                ops::unregister_collection(&mut conn, &target).await.map_err(|e| operation_error(&e))
-            }
-        });
+        let unregister = target_operation(pool.clone(), TargetAction::UnregisterCollection);
         handler
             .on_event(EventCall {
                 event: Event::CollDelete,
@@ -279,8 +259,4 @@ async fn unregister_if_empty(
         tracing::warn!(collection = logical, error = %e, "releasing the delete_collection lock failed");
     }
     result
-}
-
-fn operation_error(error: &OpsError) -> OperationError {
-    super::failure::operation_error(error)
 }

@@ -18,6 +18,7 @@ mod s3_tasks;
 pub mod s3_upload;
 mod sync_entry;
 mod sync_path;
+mod target_op;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,9 +18,10 @@ use irods_proto::messages::KeyValPair;
 use irods_proto::{Connection, Pool};
 
 use super::app::IngestApp;
-use super::failure::Failure;
+use super::failure::{Failure, operation_error};
 use super::joblog::Level;
 use super::run::{TaskRun, run_irods_task, with_chunk};
+use super::target_op::{TargetAction, target_operation};
 use crate::fields;
 use crate::job::keys::entry_lock_name;
 use crate::job::{EntryType, JobStore, datetime_now_timestamp};
@@ -450,7 +451,7 @@ fn file_operation(
         async move {
             let fail = |e: Failure| OperationError::new(e.message);
             let m = Meta::from_dict(&input.meta);
-            let entry = FileEntry::from_meta(&m).map_err(|e| ops_error(&e))?;
+            let entry = FileEntry::from_meta(&m).map_err(|e| operation_error(&e))?;
             let options = key_val_pair(&input.options);
             let threads = app.settings.put_threads;
             let resource = |handler: Handler, meta: PyDict, options: PyDict, limits: CallLimits| {
@@ -481,7 +482,7 @@ fn file_operation(
                     let resource =
                         resource(handler.clone(), input.meta.clone(), input.options.clone(), limits.clone())
                             .await?;
-                    let mut conn = pool.get().await.map_err(|e| ops_error(&e.into()))?;
+                    let mut conn = pool.get().await.map_err(|e| operation_error(&e.into()))?;
                     let result = if action == FileAction::UpdateMetadata {
                         ops::update_metadata(
                             &mut conn,
@@ -501,7 +502,7 @@ fn file_operation(
                         )
                         .await
                     };
-                    result.map_err(|e| ops_error(&e))
+                    result.map_err(|e| operation_error(&e))
                 }
                 FileAction::Upload => {
                     let resource =
@@ -525,7 +526,7 @@ fn file_operation(
                             .await
                         }
                     };
-                    result.map_err(|e| ops_error(&e))
+                    result.map_err(|e| operation_error(&e))
                 }
                 FileAction::SyncFile => {
                     let resource =
@@ -549,16 +550,12 @@ fn file_operation(
                             .await
                         }
                     };
-                    result.map_err(|e| ops_error(&e))
+                    result.map_err(|e| operation_error(&e))
                 }
                 FileAction::NoOp(_) | FileAction::SyncFileMeta | FileAction::IgnoreExisting => Ok(()),
             }
         }
     })
-}
-
-fn ops_error(error: &OpsError) -> OperationError {
-    super::failure::operation_error(error)
 }
 
 /// `sync_data_from_dir` (reference §6.5).
@@ -618,18 +615,7 @@ impl CreateDirsDriver for HookedCreateDirs<'_> {
         let mut meta = self.run.for_python(self.meta).into_owned();
         meta.insert("target", level.target.as_str());
         meta.insert("path", path_value(&level.path));
-        let pool = self.pool.clone();
-        let create = operation_fn(move |input| {
-            let pool = pool.clone();
-            async move {
-                let target = Meta::from_dict(&input.meta)
-                    .target()
-                    .map(str::to_owned)
-                    .map_err(|e| OperationError::new(e.to_string()))?;
-                let mut conn = pool.get().await.map_err(|e| ops_error(&e.into()))?;
-                ops::create_dir(&mut conn, &target).await.map_err(|e| ops_error(&e))
-            }
-        });
+        let create = target_operation(self.pool.clone(), TargetAction::CreateCollection);
         self.handler
             .on_event(EventCall {
                 event: Event::CollCreate,
