@@ -344,6 +344,19 @@ class Fleet:
         """The test server's data directory: every resource's vault is below it."""
         return self.server.data_dir
 
+    def vault_files(self) -> dict:
+        """Every file below the test server's vaults: path relative to the vault root -> size."""
+        found = {}
+        for vault in sorted(os.listdir(self.vault_root)):
+            top = os.path.join(self.vault_root, vault)
+            if not os.path.isdir(top) or not (vault == "Vault" or vault.endswith("_vault")):
+                continue
+            for dirpath, _, filenames in os.walk(top):
+                for name in filenames:
+                    path = os.path.join(dirpath, name)
+                    found[os.path.relpath(path, self.vault_root)] = os.lstat(path).st_size
+        return dict(sorted(found.items()))
+
     def session(self):
         """A python-irodsclient session as ``rods`` (kept open for the fleet's life)."""
         if self._session is None:

@@ -542,16 +542,7 @@ def top_of_tmp(path: str) -> str | None:
 
 
 def vault_files(fleet) -> dict:
-    found = {}
-    for vault in sorted(os.listdir(fleet.vault_root)):
-        top = os.path.join(fleet.vault_root, vault)
-        if not os.path.isdir(top) or not (vault == "Vault" or vault.endswith("_vault")):
-            continue
-        for dirpath, _, filenames in os.walk(top):
-            for name in filenames:
-                path = os.path.join(dirpath, name)
-                found[os.path.relpath(path, fleet.vault_root)] = os.lstat(path).st_size
-    return dict(sorted(found.items()))
+    return fleet.vault_files()
 
 
 def handler_events(log_path: str) -> list:

@@ -154,18 +154,8 @@ def unicode_avu(rel: bytes) -> list:
 
 # ---- one run -----------------------------------------------------------------------------------
 
-def vault_files(fleet: Fleet) -> dict:
-    """Every file below the test server's vaults: relative path -> size."""
-    found = {}
-    for vault in sorted(os.listdir(fleet.vault_root)):
-        top = os.path.join(fleet.vault_root, vault)
-        if not os.path.isdir(top) or not (vault == "Vault" or vault.endswith("_vault")):
-            continue
-        for dirpath, _, filenames in os.walk(top):
-            for name in filenames:
-                path = os.path.join(dirpath, name)
-                found[os.path.relpath(path, fleet.vault_root)] = os.lstat(path).st_size
-    return dict(sorted(found.items()))
+def vault_files(fleet) -> dict:
+    return fleet.vault_files()
 
 
 def read_hooks(path: str) -> list:
