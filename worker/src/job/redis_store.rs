@@ -139,6 +139,43 @@ impl RedisJobStore {
     }
 }
 
+impl RedisJobStore {
+    /// `enqueue_task` for one child whose message is `envelope`, to be LPUSHed to `queue_key` on
+    /// this same database (the broker's): `GET stop:/`, then `INCRBY tasks:/`, `RPUSH count:/` and
+    /// the publish in one transaction.
+    pub async fn enqueue_published(
+        &self,
+        job: &str,
+        task_id: &str,
+        queue_key: &str,
+        envelope: &[u8],
+    ) -> Result<Enqueue, JobError> {
+        let keys = JobKeys::new(job);
+        let mut conn = self.conn.clone();
+        let stopping: Option<Vec<u8>> = redis::cmd("GET").arg(&keys.stop).query_async(&mut conn).await?;
+        if stopping.is_some() {
+            return Ok(Enqueue::Stopping);
+        }
+        redis::pipe()
+            .atomic()
+            .cmd("INCRBY")
+            .arg(&keys.tasks)
+            .arg(1)
+            .ignore()
+            .cmd("RPUSH")
+            .arg(&keys.count)
+            .arg(task_id)
+            .ignore()
+            .cmd("LPUSH")
+            .arg(queue_key)
+            .arg(envelope)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(Enqueue::Counted)
+    }
+}
+
 impl JobStore for RedisJobStore {
     async fn enqueue(&self, job: &str, task_ids: &[String]) -> Result<Enqueue, JobError> {
         let keys = JobKeys::new(job);

@@ -128,19 +128,29 @@ impl TaskRun {
                 )
             })?),
         };
-        match self.app.store.enqueue(&job, std::slice::from_ref(&id)).await? {
-            Enqueue::Stopping => {
-                self.log(&meta, Level::Info, "async_job_name_stopping", label);
-                return Ok(());
-            }
+        // The child is counted and published in one transaction: a worker killed in between can
+        // neither leave a counted task without a message (the job would never end) nor a message
+        // that was never counted (it would end early). The reference counts, then publishes.
+        let options = self.ctx.child_options(&queue).task_id(id.as_str()).time_limits(None, soft);
+        let origin = self.ctx.producer().origin().to_owned();
+        let (_, envelope) = celery_proto::producer::task_envelope(
+            task_name,
+            vec![PyValue::Dict(meta.clone())],
+            PyDict::new(),
+            &options,
+            &origin,
+        )
+        .map_err(|e| Failure::new("OperationalError", format!("building {task_name}: {e}")))?;
+        let broker = self.ctx.producer().broker();
+        broker
+            .declare_queue(&queue)
+            .await
+            .map_err(|e| Failure::new("OperationalError", format!("declaring queue {queue}: {e}")))?;
+        let queue_key = broker.names().queue_key(&queue, 0);
+        match self.app.store.enqueue_published(&job, &id, &queue_key, &envelope.to_bytes()).await? {
+            Enqueue::Stopping => self.log(&meta, Level::Info, "async_job_name_stopping", label),
             Enqueue::Counted => self.log(&meta, Level::Info, "incr_job_name", label),
         }
-        let options = self.ctx.child_options(&queue).task_id(id.as_str()).time_limits(None, soft);
-        self.ctx
-            .producer()
-            .send_task(task_name, vec![PyValue::Dict(meta)], PyDict::new(), options)
-            .await
-            .map_err(|e| Failure::new("OperationalError", format!("publishing {task_name}: {e}")))?;
         Ok(())
     }
 }
