@@ -141,12 +141,12 @@ impl TaskRun {
             &origin,
         )
         .map_err(|e| Failure::new("OperationalError", format!("building {task_name}: {e}")))?;
-        let broker = self.ctx.producer().broker();
-        broker
-            .declare_queue(&queue)
+        let producer = self.ctx.producer();
+        producer
+            .declare_once(&queue)
             .await
             .map_err(|e| Failure::new("OperationalError", format!("declaring queue {queue}: {e}")))?;
-        let queue_key = broker.names().queue_key(&queue, 0);
+        let queue_key = producer.broker().names().queue_key(&queue, 0);
         match self.app.store.enqueue_published(&job, &id, &queue_key, &envelope.to_bytes()).await? {
             Enqueue::Stopping => self.log(&meta, Level::Info, "async_job_name_stopping", label),
             Enqueue::Counted => self.log(&meta, Level::Info, "incr_job_name", label),

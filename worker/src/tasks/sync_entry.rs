@@ -504,48 +504,23 @@ fn file_operation(
                     };
                     result.map_err(|e| operation_error(&e))
                 }
-                FileAction::Upload => {
-                    let resource =
-                        resource(handler.clone(), input.meta.clone(), input.options.clone(), limits.clone())
-                            .await?;
-                    let result = match source {
-                        DataSource::Filesystem => {
-                            ops::upload_file(&pool, &entry, resource.as_deref(), &options, threads).await
-                        }
-                        DataSource::S3 => {
-                            let op = input.op.as_ref().and_then(|c| c.member()).unwrap_or(op);
-                            super::s3_upload::upload_from_s3(
-                                &pool,
-                                &m,
-                                &entry,
-                                resource.as_deref(),
-                                &options,
-                                op,
-                                false,
-                            )
-                            .await
-                        }
-                    };
-                    result.map_err(|e| operation_error(&e))
-                }
-                FileAction::SyncFile => {
+                FileAction::Upload | FileAction::SyncFile => {
+                    let existing = action == FileAction::SyncFile;
                     let resource =
                         resource(handler.clone(), input.meta.clone(), input.options.clone(), limits.clone())
                             .await?;
                     let op = input.op.as_ref().and_then(|c| c.member()).unwrap_or(op);
-                    let result = match source {
-                        DataSource::Filesystem => {
-                            ops::sync_file(&pool, &entry, op, resource.as_deref(), &options, threads).await
+                    let resource = resource.as_deref();
+                    let result = match (source, existing) {
+                        (DataSource::Filesystem, false) => {
+                            ops::upload_file(&pool, &entry, resource, &options, threads).await
                         }
-                        DataSource::S3 => {
+                        (DataSource::Filesystem, true) => {
+                            ops::sync_file(&pool, &entry, op, resource, &options, threads).await
+                        }
+                        (DataSource::S3, existing) => {
                             super::s3_upload::upload_from_s3(
-                                &pool,
-                                &m,
-                                &entry,
-                                resource.as_deref(),
-                                &options,
-                                op,
-                                true,
+                                &pool, &m, &entry, resource, &options, op, existing,
                             )
                             .await
                         }

@@ -71,7 +71,8 @@ impl Producer {
         Ok(())
     }
 
-    async fn declare_once(&self, queue: &str) -> Result<(), TransportError> {
+    /// Declares `queue` (its kombu binding) the first time this producer sends to it.
+    pub async fn declare_once(&self, queue: &str) -> Result<(), TransportError> {
         let first = self.declared.lock().unwrap_or_else(|e| e.into_inner()).insert(queue.to_string());
         if first && let Err(e) = self.broker.declare_queue(queue).await {
             self.declared.lock().unwrap_or_else(|e| e.into_inner()).remove(queue);
