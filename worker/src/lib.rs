@@ -1,5 +1,6 @@
-//! The ingest worker: job state, locks, path naming and directory scanning behind the
-//! `irods-ingest` binary.
+//! The ingest worker library: the reference's Celery tasks, job state, locks, path naming,
+//! directory scanning and iRODS operations. The `irods-ingest` program (crate `irods-ingest-cli`,
+//! in `cli/`) parses command lines over it; nothing here parses arguments or prints.
 //!
 //! Everything here speaks the Python reference's (irods-capability-automated-ingest 0.7.0) Redis
 //! key layout and value formats, so that Rust workers, Python workers and the Python `irods_sync`

@@ -1,0 +1,3 @@
+//! One module per subcommand of `irods-ingest`.
+
+pub mod worker;
