@@ -26,6 +26,8 @@ use std::time::Duration;
 use celery_proto::worker::{TaskError, TaskOptions, TaskRegistry};
 
 pub use app::{IngestApp, Settings};
+/// The main tasks' bodies, for running one in-process (`start --synchronous`).
+pub use main_task::{filesystem_main_task, s3_bucket_main_task};
 
 /// The registered task names (reference §2.3).
 pub mod names {
