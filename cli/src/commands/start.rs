@@ -140,7 +140,9 @@ pub fn run(args: StartArgs) -> anyhow::Result<u8> {
         meta.insert("event_handler_key", started.event_handler_key.as_str());
         let producer = Producer::new(broker, Producer::client_origin());
         if !synchronous {
-            let mut options = SendOptions::to_queue(&args.restart_queue);
+            // Celery's app oid is a uuid3 of the host and process; any uuid stands for it.
+            let mut options =
+                SendOptions::to_queue(&args.restart_queue).reply_to(uuid::Uuid::new_v4().to_string());
             if args.interval.is_some() {
                 options = options.task_id(job_name.as_str());
             }
