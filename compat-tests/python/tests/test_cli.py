@@ -197,18 +197,38 @@ def without_elapsed(line):
 
 CATALOGS = {}
 
+SLOW_HANDLER = """
+import time
+from irods_capability_automated_ingest.core import Core
+from irods_capability_automated_ingest.utils import Operation
+
+class event_handler(Core):
+    @staticmethod
+    def operation(session, meta, **options):
+        return Operation.REGISTER_SYNC
+
+    @staticmethod
+    def pre_data_obj_create(hdlr_mod, logger, session, meta, *args, **options):
+        time.sleep(1)
+"""
+
 
 @pytest.mark.parametrize("workers", ["python", "rust", "mixed"])
 def test_either_cli_starts_watches_and_lists_for_any_fleet(workers, tmp_path):
     with Fleet(workers=workers, concurrency=2) as fleet:
         src = os.path.join(fleet.dir, "src")
         make_tree(src)
+        # Slow enough (1 s per file) for `watch` to find the job running.
+        slow = fleet.write_file("slow.py", SLOW_HANDLER)
         shapes = {}
         for starter, watcher in (("rust", "python"), ("python", "rust")):
             job = f"{starter}-started"
             target = f"{ZONE_HOME}/{job}"
-            started = fleet.start_job(src, target, job, synchronous=False, cli=starter, extra=["--files_per_task", "3"])
+            started = fleet.start_job(src, target, job, synchronous=False, cli=starter, event_handler=slow,
+                                      extra=["--files_per_task", "3"])
             assert started.returncode == 0, started.output
+            wait_for(lambda: fleet.redis.get(f"irods_ingest_job_start_time:/{job}") is not None, 30, "the pass")
+            assert fleet.job_counters(job)["cleanup"] is not None, "the job ended before it could be watched"
             watched = fleet.run_cli(watcher, "watch", job, timeout=120)
             assert watched.returncode == 0, watched.output
             if watcher == "rust":
