@@ -81,6 +81,15 @@ impl Endpoints {
                 "CELERY_BROKER_URL is not set; set it to the broker of the workers, e.g. redis://127.0.0.1:6379/0"
             ),
         };
+        if url.starts_with("sentinel://") {
+            // Ask the sentinels once for the master; everything below connects to it.
+            let resolved = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(celery_proto::transport::resolve_sentinel(&url))
+                .map_err(|e| anyhow!("CELERY_BROKER_URL: {e}"))?;
+            return Self::new(&resolved, common);
+        }
         Self::new(&url, common)
     }
 

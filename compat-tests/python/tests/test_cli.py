@@ -346,3 +346,67 @@ def test_rust_stop_ends_a_periodic_job_no_worker_was_online_for():
         counters = fleet.job_counters(job)
         assert counters["count"] == 0 and counters["tasks"] is None and not counters["periodic"], counters
         assert not any("late" in n for n in fleet.catalog(f"{ZONE_HOME}/{job}")["data_objects"])
+
+
+class Sentinel:
+    """A real Redis Sentinel (``redis-server --sentinel``) on a free loopback port, watching ``master``."""
+
+    def __init__(self, master_port, directory, name="ingestmaster"):
+        from ingest_testsupport import free_port
+
+        self.name = name
+        self.port = free_port()
+        conf = os.path.join(directory, f"sentinel-{self.port}.conf")
+        with open(conf, "w") as f:
+            f.write(f"port {self.port}\nbind 127.0.0.1\ndir {directory}\n"
+                    f"sentinel monitor {name} 127.0.0.1 {master_port} 1\n")
+        program = os.environ.get("REDIS_SERVER", "redis-server")
+        self.process = subprocess.Popen([program, conf, "--sentinel"], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=self.port)
+        wait_for(lambda: self._answers(client), 10, "the sentinel")
+
+    def _answers(self, client):
+        try:
+            return client.execute_command("SENTINEL", "get-master-addr-by-name", self.name) is not None
+        except Exception:
+            return False
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def test_sentinel_broker_urls_reach_the_master():
+    """kombu's ``sentinel://`` URLs (master name as a transport option) for the Rust CLI and worker,
+    next to a Python worker and the Python CLI on the plain URL of the same server."""
+    with Fleet(workers="python", concurrency=2) as fleet:
+        first, second = Sentinel(fleet.redis_server.port, fleet.dir), Sentinel(fleet.redis_server.port, fleet.dir)
+        try:
+            plain = fleet.env["CELERY_BROKER_URL"]
+            # A dead first sentinel, then two live ones; the db from the first URL.
+            url = (f"sentinel://127.0.0.1:1/0;sentinel://127.0.0.1:{first.port};"
+                   f"sentinel://127.0.0.1:{second.port}")
+            fleet.env["CELERY_BROKER_URL"] = url
+            fleet.env["CELERY_BROKER_TRANSPORT_OPTIONS"] = json.dumps({"master_name": first.name})
+            fleet.add_worker("rust")
+            fleet.stop_worker(fleet.workers[0])  # the job below runs on the sentinel-connected worker alone
+            src = os.path.join(fleet.dir, "src")
+            make_tree(src, files=6)
+            started = fleet.start_job(src, f"{ZONE_HOME}/sentinel", "sentinel", synchronous=True, cli="rust")
+            assert started.returncode == 0, started.output
+            assert len(fleet.catalog(f"{ZONE_HOME}/sentinel")["data_objects"]) == 6
+            ours = fleet.run_cli("rust", "list")
+            theirs = fleet.run_cli("python", "list", env={"CELERY_BROKER_URL": plain})
+            assert ours.returncode == 0 and without_elapsed(ours.stdout) == without_elapsed(theirs.stdout), (ours.output, theirs.output)
+            # The master name in the URL's query instead; a wrong name is one clear line.
+            query = fleet.run_cli("rust", "list", env={"CELERY_BROKER_URL": f"sentinel://127.0.0.1:{second.port}/0?master_name={first.name}",
+                                                       "CELERY_BROKER_TRANSPORT_OPTIONS": ""})
+            assert query.returncode == 0 and without_elapsed(query.stdout) == without_elapsed(ours.stdout), query.output
+            wrong = fleet.run_cli("rust", "list", env={"CELERY_BROKER_TRANSPORT_OPTIONS": '{"master_name": "nope"}'})
+            assert wrong.returncode == 1 and len(wrong.stderr.strip().splitlines()) == 1 and "nope" in wrong.stderr, wrong.output
+        finally:
+            first.stop()
+            second.stop()
