@@ -42,6 +42,8 @@ enum Command {
     /// Watch a job's progress until it ends: `irods_sync watch JOB_NAME`.
     #[command(after_help = EXIT_STATUS_HELP)]
     Watch(commands::watch::WatchArgs),
+    /// Draw the `--profile` events of a job as one HTML timeline (one row per worker slot).
+    Profile(commands::profile::ProfileArgs),
 }
 
 /// Parses `args` (the program name first, as `std::env::args_os`) and runs the subcommand.
@@ -63,6 +65,7 @@ where
         Command::Stop(args) => commands::stop::run(args),
         Command::List(args) => commands::list::run(args),
         Command::Watch(args) => commands::watch::run(args),
+        Command::Profile(args) => commands::profile::run(args),
     };
     match result {
         Ok(status) => ExitCode::from(status),

@@ -3,6 +3,7 @@
 pub mod common;
 pub mod handler_check;
 pub mod list;
+pub mod profile;
 pub mod start;
 pub mod stop;
 pub mod watch;

@@ -410,3 +410,52 @@ def test_sentinel_broker_urls_reach_the_master():
         finally:
             first.stop()
             second.stop()
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium(*args, profile_dir):
+    program = os.environ.get("CHROMIUM", "chromium")
+    return subprocess.run([program, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", *args],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_profile_events_drawn_as_a_timeline_in_a_browser(tmp_path):
+    """``--profile`` events written by Rust workers, ``irods-ingest profile`` makes the page, and
+    headless Chromium renders it: one bar per task, the task names, rows per worker slot."""
+    with Fleet(workers="rust", concurrency=3) as fleet:
+        src = os.path.join(fleet.dir, "src")
+        make_tree(src, files=20)
+        profile_log = os.path.join(fleet.dir, "profile.log")
+        run_ = fleet.start_job(src, f"{ZONE_HOME}/profiled", "profiled", cli="rust",
+                               extra=["--profile", "--profile_filename", profile_log, "--profile_level", "INFO",
+                                      "--files_per_task", "2"])
+        assert run_.returncode == 0, run_.output
+        kept = tmp_path / "profile.log"
+        kept.write_bytes(open(profile_log, "rb").read())
+    profile_log = str(kept)
+    events = [json.loads(line) for line in open(profile_log)]
+    ended = [e for e in events if e["event"] == "task_postrun"]
+    assert ended and all(e["state"] == "SUCCESS" for e in ended)
+    assert {e["event"] for e in events} == {"task_prerun", "task_postrun", "list_dir_prerun", "list_dir_postrun"}
+    assert sum(e["event"] == "task_prerun" for e in events) == len(ended)
+    page = tmp_path / "timeline.html"
+    made = subprocess.run([rust_worker_binary(), "profile", profile_log, "-o", str(page)], capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    html = page.read_text()
+    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+    dom = chromium("--dump-dom", page.as_uri(), profile_dir=tmp_path / "chrome-dom")
+    assert dom.returncode == 0, dom.stderr
+    assert dom.stdout.count('<g class="task"') == len(ended), dom.stdout[:2000]
+    assert "filesystem_sync_files" in dom.stdout and "filesystem_sync_path" in dom.stdout
+    slots = {(e["hostname"], e["index"]) for e in ended}
+    assert dom.stdout.count('class="slot"') == len(slots)
+    shot = tmp_path / "timeline.png"
+    taken = chromium(f"--screenshot={shot}", "--window-size=1400,500", page.as_uri(), profile_dir=tmp_path / "chrome-png")
+    assert taken.returncode == 0 and shot.stat().st_size > 5000, taken.stderr
+    if os.environ.get("INGEST_TIMELINE_PNG"):
+        import shutil
+        shutil.copy(shot, os.environ["INGEST_TIMELINE_PNG"])
