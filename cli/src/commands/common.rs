@@ -111,16 +111,13 @@ impl Endpoints {
         };
         let auth = match (settings.username(), settings.password()) {
             (None, None) => String::new(),
-            (user, password) => format!(
-                "{}:{}@",
-                pct(user.unwrap_or("")),
-                pct(password.unwrap_or(""))
-            ),
+            (user, password) => format!("{}:{}@", pct(user.unwrap_or("")), pct(password.unwrap_or(""))),
         };
         let state_url = if unix && common.redis_host.is_none() {
             format!("redis+unix://{}?db={}{}", state.host, state.db, unix_auth(&settings))
         } else {
-            let host = if state.host.contains(':') { format!("[{}]", state.host) } else { state.host.clone() };
+            let host =
+                if state.host.contains(':') { format!("[{}]", state.host) } else { state.host.clone() };
             format!("redis://{auth}{host}:{}/{}", state.port, state.db)
         };
         Ok(Self { broker_url: broker_url.to_owned(), state, state_url })
@@ -181,7 +178,6 @@ pub fn config_dict(common: &CommonArgs, state: &RedisPlace) -> PyDict {
     config
 }
 
-
 /// The jobs lock (`lock:lock:periodic`) expires if this CLI dies holding it; Python CLIs, which
 /// take it without expiry, are still excluded while it is held.
 pub fn jobs_lock_options() -> LockOptions {
@@ -210,11 +206,14 @@ pub async fn job_control(endpoints: &Endpoints) -> anyhow::Result<JobControl> {
 
 /// The broker, for publishing tasks and revoking them.
 pub async fn broker(endpoints: &Endpoints) -> anyhow::Result<Broker> {
-    tokio::time::timeout(Duration::from_secs(15), Broker::connect(&endpoints.broker_url, TransportOptions::default()))
-        .await
-        .map_err(|_| anyhow!("timed out"))
-        .and_then(|r| r.map_err(anyhow::Error::from))
-        .with_context(|| format!("cannot reach the broker at {}", endpoints.redacted_broker()))
+    tokio::time::timeout(
+        Duration::from_secs(15),
+        Broker::connect(&endpoints.broker_url, TransportOptions::default()),
+    )
+    .await
+    .map_err(|_| anyhow!("timed out"))
+    .and_then(|r| r.map_err(anyhow::Error::from))
+    .with_context(|| format!("cannot reach the broker at {}", endpoints.redacted_broker()))
 }
 
 /// A single-threaded runtime for one command.

@@ -31,10 +31,9 @@ pub fn run(args: ListArgs) -> anyhow::Result<u8> {
 
 /// The listing as aligned columns: kind, name, counts, elapsed and start time.
 fn table(listing: &JobListing) -> String {
-    let mut rows: Vec<[String; 8]> = vec![[
-        "KIND", "JOB", "TOTAL", "REMAINING", "FAILED", "RETRIED", "ELAPSED", "STARTED",
-    ]
-    .map(str::to_owned)];
+    let mut rows: Vec<[String; 8]> = vec![
+        ["KIND", "JOB", "TOTAL", "REMAINING", "FAILED", "RETRIED", "ELAPSED", "STARTED"].map(str::to_owned),
+    ];
     let row = |kind: &str, j: &JobSummary| {
         [
             kind.to_owned(),
@@ -52,11 +51,20 @@ fn table(listing: &JobListing) -> String {
     for record in &listing.stopped {
         match JobSummary::from_py(record) {
             Some(j) => rows.push(row("stopped", &j)),
-            None => rows.push(["stopped".into(), record.to_json(), String::new(), String::new(),
-                String::new(), String::new(), String::new(), String::new()]),
+            None => rows.push([
+                "stopped".into(),
+                record.to_json(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]),
         }
     }
-    let widths: Vec<usize> = (0..8).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> =
+        (0..8).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for r in &rows {
         let cells: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
@@ -65,4 +73,3 @@ fn table(listing: &JobListing) -> String {
     }
     out
 }
-

@@ -35,7 +35,10 @@ pub fn run(args: ProfileArgs) -> anyhow::Result<u8> {
     }
     let timeline = Timeline::pair(events);
     if timeline.bars.is_empty() {
-        bail!("no task_prerun/task_postrun events in {} (was the job started with --profile?)", names(&args.logs));
+        bail!(
+            "no task_prerun/task_postrun events in {} (was the job started with --profile?)",
+            names(&args.logs)
+        );
     }
     std::fs::write(&args.output, timeline.html(&names(&args.logs)))
         .with_context(|| format!("cannot write {}", args.output.display()))?;
@@ -256,11 +259,18 @@ impl Timeline {
         let mut legend = String::new();
         for (name, colour) in &colours {
             let count = self.bars.iter().filter(|b| short_name(&b.name) == name).count();
-            let _ = write!(legend, r#"<span><i style="background:{colour}"></i>{} ({count})</span>"#, escape(name));
+            let _ = write!(
+                legend,
+                r#"<span><i style="background:{colour}"></i>{} ({count})</span>"#,
+                escape(name)
+            );
         }
         let failed = self.bars.iter().filter(|b| b.state != "SUCCESS").count();
         if failed > 0 {
-            let _ = write!(legend, r#"<span><i style="background:#e15759"></i>failed or retried ({failed})</span>"#);
+            let _ = write!(
+                legend,
+                r#"<span><i style="background:#e15759"></i>failed or retried ({failed})</span>"#
+            );
         }
         format!(
             r#"<!DOCTYPE html>

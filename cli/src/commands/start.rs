@@ -65,10 +65,19 @@ pub struct StartArgs {
     #[arg(long = "profile")]
     profile: bool,
     /// Number of paths to process in a given task on the queue.
-    #[arg(long = "files_per_task", default_value_t = 50, value_name = "FILES_PER_TASK", allow_negative_numbers = true)]
+    #[arg(
+        long = "files_per_task",
+        default_value_t = 50,
+        value_name = "FILES_PER_TASK",
+        allow_negative_numbers = true
+    )]
     files_per_task: i64,
     /// S3 endpoint domain
-    #[arg(long = "s3_endpoint_domain", default_value = "s3.amazonaws.com", value_name = "S3_ENDPOINT_DOMAIN")]
+    #[arg(
+        long = "s3_endpoint_domain",
+        default_value = "s3.amazonaws.com",
+        value_name = "S3_ENDPOINT_DOMAIN"
+    )]
     s3_endpoint_domain: String,
     /// S3 region name
     #[arg(long = "s3_region_name", default_value = "us-east-1", value_name = "S3_REGION_NAME")]
@@ -100,8 +109,12 @@ pub struct StartArgs {
     #[arg(long = "exclude_directory_name", num_args = 1.., value_name = "EXCLUDE_DIRECTORY_NAME")]
     exclude_directory_name: Option<Vec<String>>,
     /// irods disconnect time in seconds
-    #[arg(long = "irods_idle_disconnect_seconds", default_value_t = 60, value_name = "SECONDS",
-          allow_negative_numbers = true)]
+    #[arg(
+        long = "irods_idle_disconnect_seconds",
+        default_value_t = 60,
+        value_name = "SECONDS",
+        allow_negative_numbers = true
+    )]
     irods_idle_disconnect_seconds: i64,
     #[command(flatten)]
     common: CommonArgs,
@@ -126,13 +139,17 @@ pub fn run(args: StartArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
-    let main_task = if args.s3_keypair.is_some() { names::S3_BUCKET_MAIN_TASK } else { names::FILESYSTEM_MAIN_TASK };
+    let main_task =
+        if args.s3_keypair.is_some() { names::S3_BUCKET_MAIN_TASK } else { names::FILESYSTEM_MAIN_TASK };
     let synchronous = args.synchronous && args.interval.is_none();
     common::runtime()?.block_on(async {
         let control = common::job_control(&endpoints).await?;
         let broker = common::broker(&endpoints).await?;
-        let new_job =
-            NewJob { job_name: &job_name, periodic: args.interval.is_some(), handler_source: handler_source.as_deref() };
+        let new_job = NewJob {
+            job_name: &job_name,
+            periodic: args.interval.is_some(),
+            handler_source: handler_source.as_deref(),
+        };
         let started = control.start(&new_job).await.map_err(|e| match e {
             JobError::AlreadyExists(name) => anyhow!("job {name} already exists"),
             other => anyhow::Error::from(other),
@@ -176,7 +193,13 @@ async fn run_main_task_here(
     let sink: Arc<DefaultLogSink> = Arc::new(DefaultLogSink::new());
     let handlers = tokio::task::spawn_blocking({
         let sink = sink.clone();
-        move || HandlerRuntime::start(RuntimeConfig { threads: 2, log_sink: sink as Arc<dyn LogSink>, ..RuntimeConfig::default() })
+        move || {
+            HandlerRuntime::start(RuntimeConfig {
+                threads: 2,
+                log_sink: sink as Arc<dyn LogSink>,
+                ..RuntimeConfig::default()
+            })
+        }
     })
     .await?
     .context("starting the embedded Python for the event handler")?;
@@ -210,9 +233,7 @@ async fn run_main_task_here(
     };
     match result {
         Ok(_) => Ok(()),
-        Err(TaskError::Failure(failure)) => {
-            Err(anyhow!("{}: {}", failure.exc_type, failure.message))
-        }
+        Err(TaskError::Failure(failure)) => Err(anyhow!("{}: {}", failure.exc_type, failure.message)),
         Err(other) => Err(anyhow!("{other:?}")),
     }
 }

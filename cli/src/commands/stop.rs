@@ -111,7 +111,8 @@ async fn remove_queued(broker: &Broker, job: &str) -> anyhow::Result<usize> {
     let mut removed = 0;
     for queue in &queues {
         for key in names.all_queue_keys(queue) {
-            let messages: Vec<Vec<u8>> = redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query_async(&mut conn).await?;
+            let messages: Vec<Vec<u8>> =
+                redis::cmd("LRANGE").arg(&key).arg(0).arg(-1).query_async(&mut conn).await?;
             for raw in messages {
                 if message_job(&raw).as_deref() == Some(job) {
                     let n: i64 = redis::cmd("LREM").arg(&key).arg(1).arg(&raw).query_async(&mut conn).await?;
@@ -130,7 +131,8 @@ async fn remove_queued(broker: &Broker, job: &str) -> anyhow::Result<usize> {
         };
         if message_job(&envelope).as_deref() == Some(job) {
             let n: i64 = redis::cmd("HDEL").arg(names.unacked()).arg(&tag).query_async(&mut conn).await?;
-            let _: i64 = redis::cmd("ZREM").arg(names.unacked_index()).arg(&tag).query_async(&mut conn).await?;
+            let _: i64 =
+                redis::cmd("ZREM").arg(names.unacked_index()).arg(&tag).query_async(&mut conn).await?;
             removed += n as usize;
         }
     }
@@ -141,8 +143,14 @@ async fn scan(conn: &mut redis::aio::ConnectionManager, pattern: &str) -> anyhow
     let mut cursor: u64 = 0;
     let mut keys = Vec::new();
     loop {
-        let (next, batch): (u64, Vec<String>) =
-            redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(500).query_async(conn).await?;
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(500)
+            .query_async(conn)
+            .await?;
         keys.extend(batch);
         if next == 0 {
             return Ok(keys);

@@ -71,7 +71,11 @@ pub async fn monitor(control: &JobControl, job: &str, progress: bool) -> anyhow:
     Ok(if failures != 0 { 255 } else { 0 })
 }
 
-async fn poll_until_done(control: &JobControl, job: &str, mut display: Option<&mut Display>) -> anyhow::Result<()> {
+async fn poll_until_done(
+    control: &JobControl,
+    job: &str,
+    mut display: Option<&mut Display>,
+) -> anyhow::Result<()> {
     let store = control.store();
     loop {
         let done = store.is_done(job).await? && !store.is_periodic(job).await?;
@@ -137,7 +141,14 @@ impl Display {
         };
         format!(
             "job {}: total {} remaining {} failed {} retried {} elapsed {} rate {:.1} tasks/s ETA {}",
-            self.job, s.total_tasks, s.remaining_tasks, s.failed_tasks, s.retried_tasks, s.elapsed_time, rate, eta
+            self.job,
+            s.total_tasks,
+            s.remaining_tasks,
+            s.failed_tasks,
+            s.retried_tasks,
+            s.elapsed_time,
+            rate,
+            eta
         )
     }
 

@@ -85,7 +85,12 @@ async fn pass(run: &TaskRun, source: &Source) -> Result<(), Failure> {
     // main task neither re-arms nor starts a pass; without this a stopped periodic job whose next
     // firing escaped revocation (a worker offline during `stop`) runs for ever.
     if run.app.store.cleanup_value(&job).await?.is_none() {
-        run.log(&run.meta, Level::Info, "job does not exist (stopped or ended); main task skipped", PyDict::new());
+        run.log(
+            &run.meta,
+            Level::Info,
+            "job does not exist (stopped or ended); main task skipped",
+            PyDict::new(),
+        );
         return Ok(());
     }
     // Step 2: a periodic job publishes its next firing before this pass runs.

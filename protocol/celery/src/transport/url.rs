@@ -114,9 +114,13 @@ impl SentinelUrl {
             let master_name = master_name.ok_or_else(|| {
                 bad("no master name: add ?master_name=NAME or set CELERY_BROKER_TRANSPORT_OPTIONS='{\"master_name\": \"NAME\"}'")
             })?;
-            let mut found = SentinelUrl { sentinels: Vec::new(), master_name, username: None, password: None, db: 0 };
+            let mut found =
+                SentinelUrl { sentinels: Vec::new(), master_name, username: None, password: None, db: 0 };
             for (i, part) in url.split(';').enumerate() {
-                let rest = part.trim().strip_prefix("sentinel://").ok_or_else(|| bad("every ';'-separated part must be a sentinel:// URL"))?;
+                let rest = part
+                    .trim()
+                    .strip_prefix("sentinel://")
+                    .ok_or_else(|| bad("every ';'-separated part must be a sentinel:// URL"))?;
                 let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
                 let (userinfo, hostport) = match authority.rsplit_once('@') {
                     Some((u, h)) => (Some(u), h),
@@ -134,7 +138,11 @@ impl SentinelUrl {
                         found.password = (!password.is_empty()).then(|| percent_decode(password));
                     }
                     let path = path.trim_matches('/');
-                    found.db = if path.is_empty() { 0 } else { path.parse().map_err(|_| bad("the db must be a number"))? };
+                    found.db = if path.is_empty() {
+                        0
+                    } else {
+                        path.parse().map_err(|_| bad("the db must be a number"))?
+                    };
                 }
             }
             Ok(found)
@@ -167,10 +175,13 @@ impl SentinelUrl {
                             percent_encode(password.as_deref().unwrap_or(""))
                         ),
                     };
-                    let host = if master_host.contains(':') { format!("[{master_host}]") } else { master_host };
+                    let host =
+                        if master_host.contains(':') { format!("[{master_host}]") } else { master_host };
                     return Ok(format!("redis://{auth}{host}:{master_port}/{}", self.db));
                 }
-                Ok(Ok(None)) => failures.push(format!("{host}:{port} knows no master {:?}", self.master_name)),
+                Ok(Ok(None)) => {
+                    failures.push(format!("{host}:{port} knows no master {:?}", self.master_name))
+                }
                 Ok(Err(e)) => failures.push(format!("{host}:{port}: {e}")),
                 Err(_) => failures.push(format!("{host}:{port}: timed out")),
             }
@@ -227,7 +238,13 @@ fn percent_decode(text: &str) -> String {
 
 fn percent_encode(text: &str) -> String {
     text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -249,8 +266,12 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(parsed.sentinels, vec![("h1".to_owned(), 26379), ("h2".to_owned(), 26380)]);
-        assert_eq!((parsed.master_name.as_str(), parsed.password.as_deref(), parsed.db), ("m", Some("p@ss"), 0));
-        let parsed = SentinelUrl::parse("sentinel://[::1]:5000/2", Some(r#"{"master_name": "x"}"#)).unwrap().unwrap();
+        assert_eq!(
+            (parsed.master_name.as_str(), parsed.password.as_deref(), parsed.db),
+            ("m", Some("p@ss"), 0)
+        );
+        let parsed =
+            SentinelUrl::parse("sentinel://[::1]:5000/2", Some(r#"{"master_name": "x"}"#)).unwrap().unwrap();
         assert_eq!((parsed.sentinels[0].clone(), parsed.db), (("::1".to_owned(), 5000), 2));
         let err = SentinelUrl::parse("sentinel://:secret@h", None).unwrap().unwrap_err().to_string();
         assert!(err.contains("master_name") && !err.contains("secret"), "{err}");
