@@ -1,8 +1,9 @@
 """Driver behind scripts/demo: one real ingest, start to finish, on private services.
 
-Runs the reference ``irods_sync start --synchronous`` against a worker fleet (``irods-ingest
-worker`` by default, the reference's Python Celery workers with ``--workers python``), then prints the
-collections, data objects, replicas and AVUs that landed in the catalog.
+Runs ``irods-ingest start --synchronous`` (the Rust CLI; ``--cli python``: the reference's
+``irods_sync start --synchronous``) against a worker fleet (``irods-ingest worker`` by default, the
+reference's Python Celery workers with ``--workers python``), then prints the collections, data objects,
+replicas and AVUs that landed in the catalog.
 """
 
 import argparse
@@ -22,13 +23,17 @@ from ingest_testsupport import IrodsTestServer, RedisServer  # noqa: E402
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 
 
+def rust_binary():
+    return os.environ.get("IRODS_INGEST_BIN", os.path.join(ROOT, "target", "release", "irods-ingest"))
+
+
 def start_workers(kind, env, log_dir):
     queues = "restart,path,file"
     if kind == "python":
         cmd = [os.path.join(VENV_BIN, "celery"), "-A", "irods_capability_automated_ingest", "worker",
                "-c", "2", "-l", "info", "-Q", queues, "-n", "demo-py@%h"]
     else:
-        cmd = [os.environ.get("IRODS_INGEST_BIN", os.path.join(ROOT, "target", "release", "irods-ingest")), "worker", "-c", "2", "-Q", queues,
+        cmd = [rust_binary(), "worker", "-c", "2", "-Q", queues,
                "-n", "demo-rs@%h"]
     log = open(os.path.join(log_dir, f"worker-{kind}.log"), "ab")
     return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
@@ -55,6 +60,8 @@ def show_catalog(env, target):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", choices=["python", "rust"], default="rust")
+    parser.add_argument("--cli", choices=["python", "rust"], default="rust",
+                        help="who starts the job: irods-ingest start (rust) or the reference's irods_sync (python)")
     parser.add_argument("--source", default=None, help="directory to ingest (default: the demo tree)")
     parser.add_argument("--target", default="/tempZone/home/rods/demo")
     parser.add_argument("--event-handler", default=os.path.join(ROOT, "examples", "handlers", "register_with_avu.py"))
@@ -90,11 +97,16 @@ def main():
             return 1
         print(f"started {args.workers} workers; ingesting {source} -> {args.target}")
         started = time.monotonic()
+        if args.cli == "rust":
+            cli = [rust_binary()]
+        else:
+            cli = [os.path.join(VENV_BIN, "python"), "-m", "irods_capability_automated_ingest.irods_sync"]
         status = subprocess.call(
-            [os.path.join(VENV_BIN, "python"), "-m", "irods_capability_automated_ingest.irods_sync", "start",
-             source, args.target, "--job_name", "demo", "--synchronous", "--event_handler", args.event_handler],
+            cli + ["start", source, args.target, "--job_name", "demo", "--synchronous",
+                   "--event_handler", args.event_handler],
             env=env)
-        print(f"irods_sync finished with exit status {status} after {time.monotonic() - started:.1f} s\n")
+        name = "irods-ingest start" if args.cli == "rust" else "irods_sync start"
+        print(f"{name} finished with exit status {status} after {time.monotonic() - started:.1f} s\n")
         show_catalog(env, args.target)
         return status
     finally:

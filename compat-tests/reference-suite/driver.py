@@ -24,6 +24,7 @@ HERE = os.environ["REFSUITE_HERE"]
 LOG_DIR = os.environ["REFSUITE_LOG_DIR"]
 VENV = os.environ["REFSUITE_VENV"]
 WORKERS = os.environ["REFSUITE_WORKERS"]
+CLI = os.environ.get("REFSUITE_CLI", "python")
 PATTERN = os.environ.get("REFSUITE_PATTERN", "")
 TIMEOUT = int(os.environ["REFSUITE_TIMEOUT"])
 MODULES = os.environ["REFSUITE_MODULES"].split()
@@ -79,7 +80,9 @@ class Services:
 
 def base_env(module_dir):
     env = {
-        "PATH": ":".join([os.path.join(HERE, "shim"), os.path.join(VENV, "bin"),
+        # With --cli rust, shim-cli/python turns `python -m ...irods_sync` into `irods-ingest`.
+        "PATH": ":".join(([os.path.join(HERE, "shim-cli")] if CLI == "rust" else [])
+                         + [os.path.join(HERE, "shim"), os.path.join(VENV, "bin"),
                           "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]),
         "TMPDIR": "/tmp",
         "HOME": os.path.join(module_dir, "home"),
@@ -239,7 +242,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     started = time.monotonic()
     results = []
-    print(f"reference suite inside the namespace: workers={WORKERS}, per-test timeout {TIMEOUT}s", flush=True)
+    print(f"reference suite inside the namespace: workers={WORKERS}, cli={CLI}, per-test timeout {TIMEOUT}s", flush=True)
     try:
         for module in MODULES:
             run_module(module, results)
@@ -253,7 +256,7 @@ def main():
         print(f"reference-suite: {totals['passed']} passed, {totals['failed'] + totals['errors']} failed, "
               f"{totals['skipped']} skipped", flush=True)
         with open(os.path.join(LOG_DIR, "summary.txt"), "w") as f:
-            f.write(f"workers={WORKERS} pattern={PATTERN or '-'} timeout={TIMEOUT}\n{text}\n")
+            f.write(f"workers={WORKERS} cli={CLI} pattern={PATTERN or '-'} timeout={TIMEOUT}\n{text}\n")
     bad = totals["failed"] or totals["errors"] or any(not r["classes"] and r["exit"] != 5 for r in results)
     sys.exit(1 if bad else 0)
 

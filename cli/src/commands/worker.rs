@@ -121,7 +121,11 @@ async fn serve(
     };
     let log = JobLog::new(sink as Arc<dyn LogSink>, level);
     let pool_size = in_flight * 2 + settings.put_threads;
-    let app = IngestApp::connect(&args.broker, irods, pool_size, handlers, log, settings)
+    // The job state lives on the broker's server; for a `sentinel://` broker, its master now.
+    let state_url = celery_proto::transport::resolve_sentinel(&args.broker)
+        .await
+        .with_context(|| format!("resolving the broker {}", redact(&args.broker)))?;
+    let app = IngestApp::connect(&state_url, irods, pool_size, handlers, log, settings)
         .await
         .with_context(|| format!("connecting to Redis at {}", redact(&args.broker)))?;
 

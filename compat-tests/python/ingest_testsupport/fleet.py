@@ -484,17 +484,43 @@ class Fleet:
             f.write(text)
         return path
 
+    def cli_command(self, cli: str = "python") -> list:
+        """The job CLI: the reference's ``irods_sync`` (``"python"``) or ``irods-ingest`` (``"rust"``)."""
+        if cli == "python":
+            return [os.path.join(VENV_BIN, "python"), "-m", "irods_capability_automated_ingest.irods_sync"]
+        if cli == "rust":
+            return [rust_worker_binary()]
+        raise ValueError(f"unknown cli {cli!r}")
+
+    def run_cli(self, cli: str, *args, timeout: float = 120.0, env: dict | None = None) -> JobRun:
+        """Run one job subcommand (``list``, ``stop JOB``, ...) of either CLI against this fleet."""
+        cmd = self.cli_command(cli) + [os.fsdecode(a) for a in args]
+        started = time.monotonic()
+        process = subprocess.Popen(cmd, env={**self.env, **(env or {})}, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                                   preexec_fn=_die_with_parent)
+        timed_out = False
+        try:
+            out, err = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(process.pid, signal.SIGKILL)
+            out, err = process.communicate()
+        decode = lambda b: b.decode("utf-8", "replace")  # noqa: E731
+        return JobRun(" ".join(args[:2]), cmd, process.returncode, decode(out), decode(err), None,
+                      time.monotonic() - started, timed_out)
+
     def start_job(self, src, target: str, job_name: str, event_handler: str | None = None, extra=(),
-                  synchronous: bool = True, timeout: float = 300.0) -> JobRun:
-        """Run the reference ``irods_sync start SRC TARGET`` against this fleet.
+                  synchronous: bool = True, timeout: float = 300.0, cli: str = "python") -> JobRun:
+        """Run ``irods_sync start SRC TARGET`` against this fleet (``cli="rust"``: ``irods-ingest start``).
 
         With ``synchronous`` the CLI waits for the job (``--synchronous``: exit 0, or 255 when
         ``failures:/`` is non-zero); otherwise it returns once the main task is queued (see
         :meth:`wait_job`). A CLI still running after ``timeout`` s is killed (``timed_out``).
         """
         log_path = os.path.join(self.dir, f"job-{job_name}.log")
-        cmd = [os.path.join(VENV_BIN, "python"), "-m", "irods_capability_automated_ingest.irods_sync", "start",
-               os.fsdecode(src), target, "--job_name", job_name, "--log_filename", log_path]
+        cmd = self.cli_command(cli) + ["start", os.fsdecode(src), target, "--job_name", job_name,
+                                       "--log_filename", log_path]
         if synchronous:
             cmd.append("--synchronous")
         if event_handler is not None:

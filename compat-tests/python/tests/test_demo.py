@@ -12,13 +12,13 @@ DEMO = os.path.join(os.path.dirname(HERE), "demo.py")
 import pytest
 
 
-@pytest.mark.parametrize("workers", ["rust", "python"])
-def test_demo_ingest_registers_the_tree_with_avus(workers):
+@pytest.mark.parametrize("workers,cli", [("rust", "rust"), ("python", "python")])
+def test_demo_ingest_registers_the_tree_with_avus(workers, cli):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IRODS_") and k != "CELERY_BROKER_URL"}
     env["IRODS_TESTSERVER"] = release_binary("irods-testserver")
-    if workers == "rust":
+    if "rust" in (workers, cli):
         env["IRODS_INGEST_BIN"] = release_binary("irods-ingest")
-    run = subprocess.run([sys.executable, DEMO, "--workers", workers], env=env, capture_output=True, text=True,
+    run = subprocess.run([sys.executable, DEMO, "--workers", workers, "--cli", cli], env=env, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout

@@ -57,6 +57,8 @@ pub struct IngestApp {
     /// Keys whose source is the CLI's default handler text: its `operation()` and `delete_mode()`
     /// are constants, answered here without a Python call per entry.
     default_handlers: Mutex<std::collections::HashSet<String>>,
+    /// Worker slots for `--profile` events (see [`super::profile`]).
+    pub profile_slots: super::profile::Slots,
 }
 
 impl IngestApp {
@@ -81,6 +83,7 @@ impl IngestApp {
             settings,
             irods: IrodsPools { base: irods, size: pool_size, pools: Mutex::default() },
             default_handlers: Mutex::default(),
+            profile_slots: Default::default(),
         }))
     }
 

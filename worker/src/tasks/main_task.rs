@@ -81,6 +81,18 @@ async fn main_task(app: Arc<IngestApp>, req: TaskRequest, ctx: TaskContext, sour
 async fn pass(run: &TaskRun, source: &Source) -> Result<(), Failure> {
     let meta = run.meta();
     let job = meta.job_name()?.to_owned();
+    // Not in the reference: a job whose `cleanup:/` key is gone was stopped (or has ended), so its
+    // main task neither re-arms nor starts a pass; without this a stopped periodic job whose next
+    // firing escaped revocation (a worker offline during `stop`) runs for ever.
+    if run.app.store.cleanup_value(&job).await?.is_none() {
+        run.log(
+            &run.meta,
+            Level::Info,
+            "job does not exist (stopped or ended); main task skipped",
+            PyDict::new(),
+        );
+        return Ok(());
+    }
     // Step 2: a periodic job publishes its next firing before this pass runs.
     if let Some(interval) = meta.interval()? {
         let options = SendOptions::to_queue(meta.restart_queue()?)

@@ -13,6 +13,7 @@ mod delete;
 pub mod failure;
 pub mod joblog;
 mod main_task;
+pub mod profile;
 pub mod run;
 mod s3_tasks;
 pub mod s3_upload;
@@ -26,6 +27,8 @@ use std::time::Duration;
 use celery_proto::worker::{TaskError, TaskOptions, TaskRegistry};
 
 pub use app::{IngestApp, Settings};
+/// The main tasks' bodies, for running one in-process (`start --synchronous`).
+pub use main_task::{filesystem_main_task, s3_bucket_main_task};
 
 /// The registered task names (reference §2.3).
 pub mod names {
@@ -62,7 +65,15 @@ pub fn register(registry: &mut TaskRegistry, app: Arc<IngestApp>) {
     macro_rules! task {
         ($name:expr, $body:path) => {{
             let app = app.clone();
-            registry.register($name, late.clone(), move |req, ctx| $body(app.clone(), req, ctx));
+            registry.register($name, late.clone(), move |req, ctx| {
+                let app = app.clone();
+                async move {
+                    let profile = profile::TaskProfile::begin(&app, $name, &req, &ctx);
+                    let result = $body(app.clone(), req, ctx).await;
+                    profile.end(&result);
+                    result
+                }
+            });
         }};
     }
     task!(names::FILESYSTEM_MAIN_TASK, main_task::filesystem_main_task);

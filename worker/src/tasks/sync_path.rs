@@ -82,6 +82,7 @@ async fn sync_path(run: &TaskRun) -> Result<(), Failure> {
         Some(listing(run, &handler, &meta, &destination).await?)
     };
 
+    super::profile::list_dir(&run.app, &meta, &run.ctx, "list_dir_prerun");
     let (sender, mut events) = tokio::sync::mpsc::channel::<ScanEvent>(64);
     let scan_dir = path.clone();
     let scanner = tokio::task::spawn_blocking(move || -> Result<(), Failure> {
@@ -149,6 +150,7 @@ async fn sync_path(run: &TaskRun) -> Result<(), Failure> {
         }
     }
     scanner.await.map_err(|e| Failure::runtime(format!("directory scan panicked: {e}")))??;
+    super::profile::list_dir(&run.app, &meta, &run.ctx, "list_dir_postrun");
 
     if let Some(Leftovers { collections, data_objects, .. }) = leftovers {
         let data_objects: Vec<String> = data_objects.into_iter().collect();

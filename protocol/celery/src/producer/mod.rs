@@ -115,6 +115,9 @@ pub fn task_envelope(
         };
         b = b.time_limit(limit);
     }
+    if let Some(oid) = &options.reply_to {
+        b = b.reply_to(oid.as_str());
+    }
     if let Some(parent) = &options.parent_id {
         b = b.parent_id(parent.as_str());
     }

@@ -21,6 +21,8 @@ pub struct SendOptions {
     pub parent_id: Option<String>,
     pub root_id: Option<String>,
     pub ignore_result: bool,
+    /// `properties.reply_to`: the sending app's oid (Python clients always send one).
+    pub reply_to: Option<String>,
 }
 
 impl SendOptions {
@@ -68,6 +70,11 @@ impl SendOptions {
     pub fn parent(mut self, parent_id: &str, root_id: &str) -> Self {
         self.parent_id = Some(parent_id.to_string());
         self.root_id = Some(root_id.to_string());
+        self
+    }
+
+    pub fn reply_to(mut self, oid: impl Into<String>) -> Self {
+        self.reply_to = Some(oid.into());
         self
     }
 

@@ -55,7 +55,8 @@ pub struct Broker {
 
 impl Broker {
     pub async fn connect(url: &str, options: TransportOptions) -> Result<Self, TransportError> {
-        let url = RedisUrl::parse(url)?;
+        // A `sentinel://` URL stands for whichever server its sentinels name as master now.
+        let url = RedisUrl::parse(&super::resolve_sentinel(url).await?)?;
         let client = redis::Client::open(url.connection_info())?;
         let names = KeyNames::new(url.db())
             .with_prefix(options.global_keyprefix.clone())

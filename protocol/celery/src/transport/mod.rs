@@ -19,7 +19,7 @@ pub use broker::{Broker, TransportOptions};
 pub use consumer::{Popped, QueueConsumer, QueueCycle};
 pub use names::{DEAD_LETTER_LIST, DEFAULT_PRIORITY_STEPS, DEFAULT_SEP, KeyNames};
 pub use peers::PEERS_HASH;
-pub use url::{RedisUrl, redact};
+pub use url::{RedisUrl, SentinelUrl, redact, resolve_sentinel};
 
 /// Failures of the transport: the broker connection or a bad URL. Malformed messages are not
 /// errors here; they are routed to the dead-letter list by the caller.

@@ -194,6 +194,21 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
+    /// A context for running a task body in the calling process, outside any worker (Celery's
+    /// eager `apply()`, used by `irods_sync start --synchronous`): no revoke, no time limit.
+    pub fn detached(id: impl Into<String>, hostname: impl Into<String>, producer: Producer) -> Self {
+        let id = id.into();
+        TaskContext {
+            root_id: id.clone(),
+            id,
+            retries: 0,
+            hostname: hostname.into(),
+            producer,
+            cancel: CancellationToken::new(),
+            reason: Arc::default(),
+        }
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }
