@@ -144,7 +144,7 @@ async fn serve(
     config.dead_peer_after =
         (args.dead_worker_after > 0).then(|| Duration::from_secs(args.dead_worker_after));
     if let Some(name) = &args.hostname {
-        config.nodename = expand_nodename(name);
+        config.nodename = celery_proto::worker::expand_nodename(name);
     }
     match args.recovery.as_str() {
         "rust-only" => {
@@ -161,32 +161,6 @@ async fn serve(
     let worker = Worker::new(config, registry).await.context("starting the worker")?;
     worker.run_until_signal().await.context("worker stopped with an error")?;
     Ok(())
-}
-
-/// Celery's node name expansion: `%h` host name, `%n` its first label, `%d` the domain, `%%`.
-fn expand_nodename(template: &str) -> String {
-    let host = celery_proto::producer::local_hostname();
-    let (name, domain) = host.split_once('.').unwrap_or((host.as_str(), ""));
-    let mut out = String::new();
-    let mut chars = template.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('h') => out.push_str(&host),
-            Some('n') => out.push_str(name),
-            Some('d') => out.push_str(domain),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    if out.contains('@') { out } else { format!("{out}@{host}") }
 }
 
 fn python_level_name(level: i32) -> &'static str {
@@ -222,14 +196,6 @@ fn redact(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn node_names() {
-        let host = celery_proto::producer::local_hostname();
-        assert_eq!(expand_nodename("w1@%h"), format!("w1@{host}"));
-        assert_eq!(expand_nodename("w1"), format!("w1@{host}"));
-        assert_eq!(expand_nodename("a%%b@x"), "a%b@x");
-    }
 
     #[test]
     fn passwords_are_not_shown() {

@@ -11,8 +11,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use celery_proto::json::{PyDict, PyValue};
-use celery_proto::producer::local_hostname;
+use celery_proto::json::{BigInt, PyDict, PyValue};
 use celery_proto::worker::{
     CancelReason, Recovery, TaskContext, TaskError, TaskFailure, TaskOptions, TaskRegistry, TaskRequest,
     TaskResult, UnknownTaskPolicy, Worker, WorkerConfig,
@@ -34,7 +33,7 @@ struct Args {
     /// Result backend URL (results are not stored without one).
     #[arg(long, env = "CELERY_RESULT_BACKEND")]
     result_backend: Option<String>,
-    /// Node name (name@host).
+    /// Node name; `%h`, `%n`, `%d` expand as in Celery's `-n` (default `demo@%h`).
     #[arg(short = 'n', long)]
     hostname: Option<String>,
     /// Ack after the task ends instead of when it starts.
@@ -75,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     config.result_backend = args.result_backend.clone();
     config.concurrency = args.concurrency.max(1);
     config.prefetch_multiplier = args.prefetch_multiplier.max(1);
-    config.nodename = args.hostname.clone().unwrap_or_else(|| format!("demo@{}", local_hostname()));
+    config.nodename = celery_proto::worker::expand_nodename(args.hostname.as_deref().unwrap_or("demo@%h"));
     config.task_events = args.events;
     config.transport.global_keyprefix = args.global_keyprefix.clone();
     if let Some(secs) = args.dead_peer_after {
@@ -125,10 +124,11 @@ fn required<'a>(req: &'a TaskRequest, index: usize, name: &str) -> Result<&'a Py
 fn add(req: &TaskRequest) -> TaskResult {
     let (x, y) = (required(req, 0, "x")?, required(req, 1, "y")?);
     match (x, y) {
-        (PyValue::Int(a), PyValue::Int(b)) => match a.checked_add(*b) {
-            Some(sum) => Ok(PyValue::Int(sum)),
-            None => Ok(PyValue::Float(*a as f64 + *b as f64)),
-        },
+        (PyValue::Int(a), PyValue::Int(b)) if a.checked_add(*b).is_some() => Ok(PyValue::Int(a + b)),
+        // Python's ints are unbounded: a sum beyond 64 bits stays an exact int, never a float.
+        (PyValue::Int(_) | PyValue::BigInt(_), PyValue::Int(_) | PyValue::BigInt(_)) => {
+            Ok(int_value(&add_decimal(&int_digits(x), &int_digits(y))))
+        }
         _ => match (x.as_f64(), y.as_f64()) {
             (Some(a), Some(b)) => Ok(PyValue::Float(a + b)),
             _ => Err(TaskError::failure(
@@ -136,6 +136,87 @@ fn add(req: &TaskRequest) -> TaskResult {
                 format!("unsupported operand type(s) for +: '{}' and '{}'", x.type_name(), y.type_name()),
             )),
         },
+    }
+}
+
+/// An int as (negative, decimal digits of its magnitude without leading zeros).
+fn int_digits(value: &PyValue) -> (bool, String) {
+    let text = match value {
+        PyValue::Int(i) => i.to_string(),
+        PyValue::BigInt(b) => b.as_str().to_owned(),
+        _ => unreachable!("int_digits is only called on ints"),
+    };
+    match text.strip_prefix('-') {
+        Some(magnitude) => (true, magnitude.to_owned()),
+        None => (false, text),
+    }
+}
+
+/// Exact sum of two signed decimal ints, as digits (with a leading `-` when negative).
+fn add_decimal(a: &(bool, String), b: &(bool, String)) -> String {
+    let (magnitude, negative) = if a.0 == b.0 {
+        (add_magnitudes(&a.1, &b.1), a.0)
+    } else if compare_magnitudes(&a.1, &b.1).is_ge() {
+        (sub_magnitudes(&a.1, &b.1), a.0)
+    } else {
+        (sub_magnitudes(&b.1, &a.1), b.0)
+    };
+    if negative && magnitude != "0" { format!("-{magnitude}") } else { magnitude }
+}
+
+fn compare_magnitudes(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn add_magnitudes(a: &str, b: &str) -> String {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut out = Vec::with_capacity(a.len().max(b.len()) + 1);
+    let mut carry = 0;
+    for i in 0..a.len().max(b.len()) {
+        let da = if i < a.len() { a[a.len() - 1 - i] - b'0' } else { 0 };
+        let db = if i < b.len() { b[b.len() - 1 - i] - b'0' } else { 0 };
+        let sum = da + db + carry;
+        out.push(b'0' + sum % 10);
+        carry = sum / 10;
+    }
+    if carry > 0 {
+        out.push(b'0' + carry);
+    }
+    digits_from_reversed(out)
+}
+
+/// `a - b` for magnitudes with `a >= b`.
+fn sub_magnitudes(a: &str, b: &str) -> String {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut out = Vec::with_capacity(a.len());
+    let mut borrow = 0;
+    for i in 0..a.len() {
+        let da = (a[a.len() - 1 - i] - b'0') as i8;
+        let db = if i < b.len() { (b[b.len() - 1 - i] - b'0') as i8 } else { 0 };
+        let mut diff = da - db - borrow;
+        borrow = 0;
+        if diff < 0 {
+            diff += 10;
+            borrow = 1;
+        }
+        out.push(b'0' + diff as u8);
+    }
+    digits_from_reversed(out)
+}
+
+fn digits_from_reversed(mut reversed: Vec<u8>) -> String {
+    while reversed.len() > 1 && reversed.last() == Some(&b'0') {
+        reversed.pop();
+    }
+    reversed.reverse();
+    String::from_utf8(reversed).expect("ASCII digits")
+}
+
+/// An int result as Python would send it back: 64-bit when it fits, exact digits otherwise.
+fn int_value(digits: &str) -> PyValue {
+    match digits.parse::<i64>() {
+        Ok(small) => PyValue::Int(small),
+        Err(_) => PyValue::BigInt(BigInt::parse(digits).expect("canonical decimal digits")),
     }
 }
 

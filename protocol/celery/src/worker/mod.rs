@@ -19,6 +19,7 @@ mod config;
 mod consume;
 mod decode;
 mod execute;
+mod nodename;
 mod remote;
 mod revoked;
 mod state;
@@ -33,6 +34,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 pub use config::{Recovery, UnknownTaskPolicy, WorkerConfig};
+pub use nodename::expand_nodename;
 pub use revoked::{REVOKE_EXPIRES, REVOKES_MAX, RevokedSet};
 pub use task::{
     CancelReason, RetryRequest, TaskContext, TaskError, TaskFailure, TaskOptions, TaskRegistry, TaskRequest,
