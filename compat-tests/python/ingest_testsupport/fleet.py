@@ -495,20 +495,7 @@ class Fleet:
     def run_cli(self, cli: str, *args, timeout: float = 120.0, env: dict | None = None) -> JobRun:
         """Run one job subcommand (``list``, ``stop JOB``, ...) of either CLI against this fleet."""
         cmd = self.cli_command(cli) + [os.fsdecode(a) for a in args]
-        started = time.monotonic()
-        process = subprocess.Popen(cmd, env={**self.env, **(env or {})}, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                                   preexec_fn=_die_with_parent)
-        timed_out = False
-        try:
-            out, err = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(process.pid, signal.SIGKILL)
-            out, err = process.communicate()
-        decode = lambda b: b.decode("utf-8", "replace")  # noqa: E731
-        return JobRun(" ".join(args[:2]), cmd, process.returncode, decode(out), decode(err), None,
-                      time.monotonic() - started, timed_out)
+        return self._run_cli_process(" ".join(args[:2]), cmd, None, timeout, {**self.env, **(env or {})})
 
     def start_job(self, src, target: str, job_name: str, event_handler: str | None = None, extra=(),
                   synchronous: bool = True, timeout: float = 300.0, cli: str = "python") -> JobRun:
@@ -526,8 +513,12 @@ class Fleet:
         if event_handler is not None:
             cmd += ["--event_handler", event_handler]
         cmd += list(extra)
+        return self._run_cli_process(job_name, cmd, log_path, timeout, self.env)
+
+    def _run_cli_process(self, label: str, cmd: list, log_path, timeout: float, env: dict) -> JobRun:
+        """Run one CLI process to its end; a process still running after ``timeout`` s is killed."""
         started = time.monotonic()
-        process = subprocess.Popen(cmd, env=self.env, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(cmd, env=env, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                    preexec_fn=_die_with_parent)
         timed_out = False
@@ -538,7 +529,7 @@ class Fleet:
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
         decode = lambda b: b.decode("utf-8", "replace")  # noqa: E731
-        return JobRun(job_name, cmd, process.returncode, decode(out), decode(err), log_path,
+        return JobRun(label, cmd, process.returncode, decode(out), decode(err), log_path,
                       time.monotonic() - started, timed_out)
 
     def wait_job(self, job_name: str, timeout: float = 300.0, poll: float = 0.5) -> dict:
