@@ -163,6 +163,6 @@ async fn scan(conn: &mut redis::aio::ConnectionManager, pattern: &str) -> anyhow
 fn message_job(raw: &[u8]) -> Option<String> {
     let envelope = Envelope::decode(raw).ok()?;
     let body = envelope.body_json().ok()?;
-    let args = body.as_list()?.first()?.as_list()?.first()?.as_dict()?.clone();
-    args.get("job_name").and_then(PyValue::as_str).map(str::to_owned)
+    let meta = body.as_list()?.first()?.as_list()?.first()?.as_dict()?;
+    meta.get("job_name").and_then(PyValue::as_str).map(str::to_owned)
 }
