@@ -1,6 +1,7 @@
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -30,22 +31,53 @@ class IrodsTestServer:
         os.makedirs(self.data_dir, exist_ok=True)
         self.port = free_port()
         self.env_file = os.path.join(self.data_dir, "irods_environment.json")
+        self._launch(15.0)
+        return self
+
+    def _launch(self, timeout: float) -> None:
         log = open(os.path.join(self.data_dir, "server.log"), "ab")
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--data-dir", self.data_dir, "--env-file", self.env_file],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
+        log.close()
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"irods-testserver exited; see {self.data_dir}/server.log")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 if os.path.exists(self.env_file):
-                    return self
+                    return
             except OSError:
                 pass
             time.sleep(0.05)
         raise RuntimeError("irods-testserver did not start listening")
+
+    def crash(self) -> None:
+        """SIGKILL the server; its catalog and vaults stay in the data directory."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def restart(self, timeout: float = 30.0) -> None:
+        """Start the server again on the same port and data directory (after :meth:`crash`)."""
+        if self.process is not None:
+            self.crash()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._launch(15.0)
+                return
+            except RuntimeError:
+                # The port can stay unbindable for a moment after the kill.
+                if self.process is not None:
+                    self.process.kill()
+                    self.process.wait()
+                    self.process = None
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def environ(self) -> dict:
         with open(self.env_file) as f:

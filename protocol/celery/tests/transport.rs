@@ -1,6 +1,7 @@
-//! The kombu transport primitives against a real redis-server: priority lists, BRPOP order, the
-//! unacked hash/index, restores with `redelivered`, `restore_visible` under the shared mutex, and
-//! score refreshes.
+//! The kombu transport primitives against a real redis-server: priority lists, kombu's round-robin
+//! order, the unacked hash/index, restores with `redelivered`, `restore_visible` under the shared
+//! mutex, score refreshes, and the in-flight and held records that let the fleet give back what a
+//! dead worker took.
 
 use std::time::Duration;
 
@@ -20,10 +21,10 @@ fn id_of(raw: &[u8]) -> String {
 }
 
 async fn pop_and_hold(broker: &Broker, consumer: &mut QueueConsumer) -> (String, String) {
-    let popped = consumer.pop().await.unwrap().expect("a message");
-    let (_, facts) = wire::delivery_facts(&popped.raw).unwrap();
-    broker.hold(&facts.tag, &facts.exchange, &facts.routing_key, &popped.raw).await.unwrap();
-    (id_of(&popped.raw), facts.tag)
+    let taken = consumer.take(1).await.unwrap().pop().expect("a message");
+    let (_, facts) = wire::delivery_facts(&taken.raw).unwrap();
+    assert!(broker.hold_taken(&taken, &facts.tag, &facts.exchange, &facts.routing_key).await.unwrap());
+    (id_of(&taken.raw), facts.tag)
 }
 
 #[tokio::test]
@@ -46,7 +47,7 @@ async fn priorities_round_robin_ack_and_restore() {
     assert_eq!(second, "b-high");
     let (third, tag3) = pop_and_hold(&broker, &mut consumer).await;
     assert_eq!(third, "a-low");
-    assert!(consumer.pop().await.unwrap().is_none(), "BRPOP times out on empty queues");
+    assert!(consumer.next_batch(4).await.unwrap().is_empty(), "an empty batch once the queues stay empty");
 
     let held: usize = conn.hlen("unacked").await.unwrap();
     assert_eq!(held, 3);
@@ -117,4 +118,78 @@ async fn undecodable_unacked_entries_are_dead_lettered_not_lost() {
     assert_eq!(dead, [b"[not json".to_vec()]);
     let held: usize = conn.hlen("unacked").await.unwrap();
     assert_eq!(held, 0);
+}
+
+async fn queue_ids(conn: &mut redis::aio::ConnectionManager, key: &str) -> Vec<String> {
+    let raw: Vec<Vec<u8>> = conn.lrange(key, 0, -1).await.unwrap();
+    raw.iter().map(|r| id_of(r)).collect()
+}
+
+#[tokio::test]
+async fn a_dead_instances_taken_and_held_messages_go_back_at_once() {
+    let redis = RedisServer::start();
+    let base = Broker::connect(&redis.url(0), TransportOptions::default()).await.unwrap();
+    let mut conn = base.conn();
+    for id in ["held", "taken", "waiting"] {
+        base.push("q", 0, &message(id, "q", 0)).await.unwrap();
+    }
+    // The first life of node "w1" takes two messages and holds one, then dies (is dropped) before
+    // it holds the second: that one exists only in its in-flight record.
+    let first_life = base.for_node("w1");
+    assert!(!first_life.announce_peer().await.unwrap(), "a first announcement finds no earlier one");
+    assert!(first_life.announce_peer().await.unwrap(), "later ones find their predecessor");
+    let mut consumer = QueueConsumer::new(&first_life, &["q".into()]).await.unwrap();
+    let mut batch = consumer.take(2).await.unwrap();
+    assert_eq!(batch.iter().map(|t| id_of(&t.raw)).collect::<Vec<_>>(), ["held", "taken"]);
+    let taken = batch.pop().unwrap();
+    let held = batch.pop().unwrap();
+    let (_, facts) = wire::delivery_facts(&held.raw).unwrap();
+    assert!(first_life.hold_taken(&held, &facts.tag, &facts.exchange, &facts.routing_key).await.unwrap());
+    assert_eq!(queue_ids(&mut conn, "q").await, ["waiting"]);
+    drop(consumer);
+
+    // Another node does not touch a live (recently announced) instance.
+    let other = base.for_node("w2");
+    other.announce_peer().await.unwrap();
+    assert_eq!(other.recover_dead_peers(None, Some(Duration::from_secs(60))).await.unwrap(), 0);
+
+    // The next life of "w1" gives back both before it takes anything: the taken one exactly as it
+    // was, at the consuming end; the held one restored with `redelivered`, also at that end.
+    let second_life = base.for_node("w1");
+    second_life.announce_peer().await.unwrap();
+    assert_eq!(second_life.recover_dead_peers(Some("w1"), None).await.unwrap(), 2);
+    let raw: Vec<Vec<u8>> = conn.lrange("q", 0, -1).await.unwrap();
+    let ids: Vec<String> = raw.iter().map(|r| id_of(r)).collect();
+    assert_eq!(ids, ["waiting", "taken", "held"], "both go back to the consuming end");
+    assert_eq!(raw[1], taken.raw, "a taken message goes back byte for byte");
+    assert!(Envelope::decode(&raw[2]).unwrap().redelivered());
+    let (unacked, keys): (usize, Vec<String>) =
+        (conn.hlen("unacked").await.unwrap(), conn.keys("celery-proto.*").await.unwrap());
+    assert_eq!(unacked, 0);
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, ["celery-proto.peers"], "the dead life's records are gone");
+    let peers: Vec<String> = conn.hkeys("celery-proto.peers").await.unwrap();
+    assert!(!peers.iter().any(|p| p == first_life.instance()), "{peers:?}");
+
+    // The dead life, if it was only slow, learns that its message was given back.
+    assert!(!first_life.hold_taken(&taken, "late-tag", "", "q").await.unwrap());
+    assert!(!first_life.announce_peer().await.unwrap(), "its announcement had vanished");
+}
+
+#[tokio::test]
+async fn a_silent_instance_is_recovered_after_the_dead_peer_limit() {
+    let redis = RedisServer::start();
+    let base = Broker::connect(&redis.url(0), TransportOptions::default()).await.unwrap();
+    let mut conn = base.conn();
+    base.push("q", 0, &message("m", "q", 0)).await.unwrap();
+    let silent = base.for_node("w1");
+    silent.announce_peer().await.unwrap();
+    let mut consumer = QueueConsumer::new(&silent, &["q".into()]).await.unwrap();
+    assert_eq!(consumer.take(8).await.unwrap().len(), 1);
+    let watcher = base.for_node("w2");
+    assert_eq!(watcher.recover_dead_peers(None, Some(Duration::from_secs(1))).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(watcher.recover_dead_peers(None, Some(Duration::from_secs(1))).await.unwrap(), 1);
+    assert_eq!(queue_ids(&mut conn, "q").await, ["m"]);
 }

@@ -15,23 +15,45 @@ use super::{Broker, TransportError, wire};
 /// Restores one held message if it is still exactly the stored value (compare-and-swap).
 ///
 /// kombu does the same with WATCH/MULTI; a script gives the same guarantee on a shared connection.
-/// KEYS: unacked, unacked_index, destination list. ARGV: tag, expected value, payload, "l"/"r".
+/// KEYS: unacked, unacked_index, destination list, the holder's held set. ARGV: tag, expected
+/// value, payload, "l"/"r".
 static RESTORE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if not current then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('SREM', KEYS[4], ARGV[1])
   return 0
 end
 if current ~= ARGV[2] then return -1 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
 if ARGV[4] == 'l' then
   redis.call('LPUSH', KEYS[3], ARGV[3])
 else
   redis.call('RPUSH', KEYS[3], ARGV[3])
 end
+return 1
+"#,
+    )
+});
+
+/// Turns a taken message into a held one: out of the taker's in-flight hash, into `unacked`,
+/// `unacked_index` and the taker's held set, atomically. Returns 0 (and changes nothing) when the
+/// in-flight entry is gone because a worker that took this taker for dead already put the
+/// message back; 1 otherwise (also when a first attempt already held it and only its reply was
+/// lost). KEYS: in-flight hash, unacked_index, unacked, held set. ARGV: field, tag, score, value.
+static HOLD_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then
+  return redis.call('SISMEMBER', KEYS[4], ARGV[2])
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[2])
 return 1
 "#,
     )
@@ -74,39 +96,93 @@ pub fn unix_now() -> f64 {
 }
 
 impl Broker {
-    /// Records a just-popped message as unacknowledged (`ZADD unacked_index` + `HSET unacked`).
-    pub async fn hold(
+    fn own_held_key(&self) -> String {
+        super::peers::held_key(self, self.instance())
+    }
+
+    /// Records a taken message as unacknowledged (`ZADD unacked_index` + `HSET unacked`, as kombu
+    /// writes them) and as held by this instance, in the step that ends its in-flight record.
+    /// Returns false when another worker already put it back (this instance was taken for dead):
+    /// the caller must drop it. Retried through Redis outages (a repeat is harmless).
+    pub async fn hold_taken(
         &self,
+        taken: &super::Taken,
         tag: &str,
         exchange: &str,
         routing_key: &str,
-        envelope: &[u8],
-    ) -> Result<(), TransportError> {
+    ) -> Result<bool, TransportError> {
         let names = self.names();
-        let value = wire::unacked_value(envelope, exchange, routing_key);
-        redis::pipe()
-            .atomic()
-            .zadd(names.unacked_index(), tag, unix_now())
-            .hset(names.unacked(), tag, value)
-            .query_async::<()>(&mut self.conn())
-            .await?;
-        Ok(())
+        let value = wire::unacked_value(&taken.raw, exchange, routing_key);
+        let taking = super::peers::taking_key(self, self.instance());
+        let held = self.own_held_key();
+        let now = unix_now();
+        let (taking, held, value) = (&taking, &held, &value);
+        self.retrying("hold", || async move {
+            let held_now: i64 = HOLD_SCRIPT
+                .key(taking)
+                .key(names.unacked_index())
+                .key(names.unacked())
+                .key(held)
+                .arg(&taken.field)
+                .arg(tag)
+                .arg(now)
+                .arg(value)
+                .invoke_async(&mut self.conn())
+                .await?;
+            Ok(held_now == 1)
+        })
+        .await
     }
 
-    /// Acknowledges (or rejects without requeue): the message is forgotten.
+    /// Moves a taken message that is not a message at all to the dead-letter list, in the step
+    /// that ends its in-flight record.
+    pub async fn dead_letter_taken(&self, taken: &super::Taken) -> Result<(), TransportError> {
+        let taking = &super::peers::taking_key(self, self.instance());
+        self.retrying("dead-letter", || async move {
+            redis::pipe()
+                .atomic()
+                .lpush(self.names().dead_letter(), &taken.raw)
+                .hdel(taking, &taken.field)
+                .query_async::<()>(&mut self.conn())
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Acknowledges (or rejects without requeue): the message is forgotten. Retried through
+    /// Redis outages.
     pub async fn ack(&self, tag: &str) -> Result<(), TransportError> {
         let names = self.names();
-        redis::pipe()
-            .atomic()
-            .zrem(names.unacked_index(), tag)
-            .hdel(names.unacked(), tag)
-            .query_async::<()>(&mut self.conn())
-            .await?;
-        Ok(())
+        let held = &self.own_held_key();
+        self.retrying("ack", || async move {
+            redis::pipe()
+                .atomic()
+                .zrem(names.unacked_index(), tag)
+                .hdel(names.unacked(), tag)
+                .srem(held, tag)
+                .query_async::<()>(&mut self.conn())
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
-    /// Puts a held message back on its queue with `redelivered` set, as kombu does.
+    /// Puts a held message back on its queue with `redelivered` set, as kombu does. Retried
+    /// through Redis outages.
     pub async fn restore(&self, tag: &str, end: RestoreEnd) -> Result<RestoreOutcome, TransportError> {
+        let held = &self.own_held_key();
+        self.retrying("restore", || self.restore_held_by(tag, end, held)).await
+    }
+
+    /// [`Broker::restore`] of a message whose holder recorded it in `held` (the set it is
+    /// removed from).
+    pub(crate) async fn restore_held_by(
+        &self,
+        tag: &str,
+        end: RestoreEnd,
+        held: &str,
+    ) -> Result<RestoreOutcome, TransportError> {
         let names = self.names();
         let mut conn = self.conn();
         // Retry the compare-and-swap if the value changed between read and swap (it never should:
@@ -121,7 +197,7 @@ impl Broker {
                 Ok(restored) => (names.queue_key(&restored.queue, restored.priority), restored.envelope),
                 Err(why) => {
                     error!(tag, %why, "unacked entry cannot be restored; moving it to the dead-letter list");
-                    self.dead_letter_held(tag, &stored).await?;
+                    self.dead_letter_held_by(tag, &stored, held).await?;
                     return Ok(RestoreOutcome::DeadLettered);
                 }
             };
@@ -130,6 +206,7 @@ impl Broker {
                 .key(names.unacked())
                 .key(names.unacked_index())
                 .key(&destination)
+                .key(held)
                 .arg(tag)
                 .arg(&stored)
                 .arg(&payload)
@@ -148,12 +225,18 @@ impl Broker {
 
     /// Moves a held message's raw bytes to the dead-letter list and forgets it, in one transaction.
     pub async fn dead_letter_held(&self, tag: &str, raw: &[u8]) -> Result<(), TransportError> {
+        let held = &self.own_held_key();
+        self.retrying("dead-letter", || self.dead_letter_held_by(tag, raw, held)).await
+    }
+
+    async fn dead_letter_held_by(&self, tag: &str, raw: &[u8], held: &str) -> Result<(), TransportError> {
         let names = self.names();
         redis::pipe()
             .atomic()
             .lpush(names.dead_letter(), raw)
             .zrem(names.unacked_index(), tag)
             .hdel(names.unacked(), tag)
+            .srem(held, tag)
             .query_async::<()>(&mut self.conn())
             .await?;
         Ok(())

@@ -1,8 +1,11 @@
 //! A connection to the broker database and the kombu transport options that shape its names.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tracing::{info, warn};
 
 use super::{KeyNames, RedisUrl, TransportError};
 
@@ -24,6 +27,9 @@ pub struct TransportOptions {
     pub unacked_mutex_expire: Duration,
     /// How often `restore_visible` scans. kombu scans every 10th tick of a 10 s timer (~100 s).
     pub restore_interval: Duration,
+    /// How long bookkeeping commands (hold, ack, restore, publish of a retry) are retried while
+    /// the server is unreachable or loading, before the error is returned.
+    pub outage_patience: Duration,
 }
 
 impl Default for TransportOptions {
@@ -36,6 +42,7 @@ impl Default for TransportOptions {
             priority_steps: super::DEFAULT_PRIORITY_STEPS.to_vec(),
             unacked_mutex_expire: Duration::from_secs(300),
             restore_interval: Duration::from_secs(100),
+            outage_patience: Duration::from_secs(900),
         }
     }
 }
@@ -51,6 +58,9 @@ pub struct Broker {
     names: KeyNames,
     options: TransportOptions,
     conn: ConnectionManager,
+    /// Who takes messages through this broker: `<node>#<nonce>`, unique per process life. It
+    /// names the keys where taken and held messages are recorded (see `transport::peers`).
+    instance: Arc<str>,
 }
 
 impl Broker {
@@ -63,7 +73,52 @@ impl Broker {
             .with_sep(options.sep.clone())
             .with_priority_steps(&options.priority_steps);
         let conn = client.get_connection_manager_with_config(Self::manager_config(Some(30))).await?;
-        Ok(Self { url, client, names, options, conn })
+        let node = format!("gen{}@{}", std::process::id(), crate::producer::local_hostname());
+        let instance = super::peers::new_instance_id(&node).into();
+        Ok(Self { url, client, names, options, conn, instance })
+    }
+
+    /// This broker, taking messages as a new life of `node` (a worker's node name).
+    pub fn for_node(&self, node: &str) -> Self {
+        Self { instance: super::peers::new_instance_id(node).into(), ..self.clone() }
+    }
+
+    /// `<node>#<nonce>`: this process life as a taker of messages.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Runs `op` until it succeeds, retrying with backoff (0.1 s doubling to 5 s) while the error
+    /// is one a server restart or a dropped connection causes, for at most `outage_patience`.
+    /// Only for commands that are safe to repeat: their second run must be harmless if the first
+    /// one took effect and only its reply was lost.
+    pub async fn retrying<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, TransportError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, TransportError>>,
+    {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        let mut failures = 0u32;
+        loop {
+            match op().await {
+                Ok(value) => {
+                    if failures > 0 {
+                        info!(what, failures, "redis reachable again");
+                    }
+                    return Ok(value);
+                }
+                Err(e) if e.is_transient() && started.elapsed() < self.options.outage_patience => {
+                    if failures == 0 {
+                        warn!(what, error = %e, "redis unavailable; retrying until it is back");
+                    }
+                    failures += 1;
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn manager_config(response_timeout_secs: Option<u64>) -> ConnectionManagerConfig {

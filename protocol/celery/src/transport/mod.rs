@@ -16,9 +16,9 @@ pub mod wire;
 
 pub use ack::{RestoreEnd, RestoreOutcome, unix_now};
 pub use broker::{Broker, TransportOptions};
-pub use consumer::{Popped, QueueConsumer, QueueCycle};
+pub use consumer::{QueueConsumer, QueueCycle, Taken};
 pub use names::{DEAD_LETTER_LIST, DEFAULT_PRIORITY_STEPS, DEFAULT_SEP, KeyNames};
-pub use peers::PEERS_HASH;
+pub use peers::{PEERS_HASH, node_of};
 pub use url::{RedisUrl, SentinelUrl, redact, resolve_sentinel};
 
 /// Failures of the transport: the broker connection or a bad URL. Malformed messages are not
@@ -29,4 +29,33 @@ pub enum TransportError {
     Redis(#[from] redis::RedisError),
     #[error("bad broker URL {0}")]
     Url(String),
+}
+
+impl TransportError {
+    /// True when the error says the server is (for now) unreachable, restarting or loading its
+    /// data, not that the command was wrong: repeating it later can succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TransportError::Redis(e) => is_transient_redis(e),
+            TransportError::Url(_) => false,
+        }
+    }
+}
+
+/// The same test on a bare redis error (for crates that talk to Redis directly).
+pub fn is_transient_redis(e: &redis::RedisError) -> bool {
+    use redis::{ErrorKind, ServerErrorKind};
+    e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ReadOnly
+            )
+        )
 }

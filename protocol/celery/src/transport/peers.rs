@@ -4,104 +4,190 @@
 //! every `unacked` entry older than the visibility timeout, whoever holds it. Next to Python
 //! workers that timeout must stay long (3600 s), so a crashed worker's messages wait an hour.
 //!
-//! Workers of this crate therefore also announce themselves: every few seconds each one writes
-//! its node name with the time into the hash `celery-proto.peers` and the delivery tags it holds
-//! into the set `celery-proto.held:<node>`. A worker whose announcement is older than the dead-peer
-//! limit is dead: a live one restores exactly the tags of its set that are still in `unacked`, at
-//! once. Python workers never announce, so their messages are never touched; a message received
-//! less than one announcement before a crash is still recovered by kombu's age rule.
+//! Workers of this crate record, in the same atomic step as the move itself, where every message
+//! they take is:
+//!
+//! - `celery-proto.taking:<instance>` (hash): taken off its list, not yet held. The take script
+//!   writes it (see `consumer`); the hold removes it.
+//! - `celery-proto.held:<instance>` (set): the delivery tags this instance holds in `unacked`.
+//!   The hold adds a tag in the same script that writes `unacked`; ack, restore and dead-letter
+//!   remove it in the same step as they remove the `unacked` entry.
+//!
+//! `<instance>` is `<node name>#<nonce>`, one per process life. Every instance writes the time
+//! into the hash `celery-proto.peers` before it takes anything, and again every heartbeat. An
+//! instance whose time is older than the dead-peer limit is dead; so is, at once, any earlier
+//! instance of the node name a worker starts under (the restarted worker of a supervisor). A live
+//! worker then puts the dead instance's taken messages back on their lists as they were, restores
+//! its held ones (with `redelivered`, as kombu does), and removes its keys. Python workers never
+//! announce, so their messages are left to kombu's age rule.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::AsyncCommands;
+use redis::{AsyncCommands, Script};
 use tracing::{info, warn};
 
 use super::ack::{RestoreEnd, RestoreOutcome, unix_now};
 use super::{Broker, TransportError};
 
-/// The hash of live announcements: node name → Unix time of the last one.
+/// The hash of live announcements: instance → Unix time of the last one.
 pub const PEERS_HASH: &str = "celery-proto.peers";
 
-fn held_key(broker: &Broker, node: &str) -> String {
-    broker.names().key(&format!("celery-proto.held:{node}"))
+/// How long a recovery claim lasts if the recovering worker dies in the middle of it.
+const CLAIM_EXPIRY_MS: u64 = 15_000;
+
+/// Puts one in-flight entry of a dead taker back on the list it came from (RPUSH: it is
+/// consumed next, as it would have been) and forgets it. KEYS[1]: the in-flight hash; ARGV[1]:
+/// the field. The list key is read from the value, so it is not in KEYS (standalone Redis only,
+/// like the rest of kombu's transport).
+static RETURN_TAKEN_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local colon = string.find(v, ':', 1, true)
+if not colon then return -1 end
+local len = tonumber(string.sub(v, 1, colon - 1))
+if not len then return -1 end
+local key = string.sub(v, colon + 1, colon + len)
+redis.call('RPUSH', key, string.sub(v, colon + len + 1))
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"#,
+    )
+});
+
+/// A fresh instance id for `node`: the node name, `#`, and a random nonce.
+pub(crate) fn new_instance_id(node: &str) -> String {
+    format!("{node}#{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
-fn claim_key(broker: &Broker, node: &str) -> String {
-    broker.names().key(&format!("celery-proto.recovering:{node}"))
+/// The node name an instance id belongs to (ids written before instances existed are bare names).
+pub fn node_of(instance: &str) -> &str {
+    instance.rsplit_once('#').map_or(instance, |(node, _)| node)
+}
+
+pub(crate) fn held_key(broker: &Broker, instance: &str) -> String {
+    broker.names().key(&format!("celery-proto.held:{instance}"))
+}
+
+pub(crate) fn taking_key(broker: &Broker, instance: &str) -> String {
+    broker.names().key(&format!("celery-proto.taking:{instance}"))
+}
+
+fn claim_key(broker: &Broker, instance: &str) -> String {
+    broker.names().key(&format!("celery-proto.recovering:{instance}"))
 }
 
 impl Broker {
-    /// Announces `node` as alive, holding `tags` (replaces the previous set).
-    pub async fn announce_peer(&self, node: &str, tags: &[String]) -> Result<(), TransportError> {
-        let held = held_key(self, node);
-        let mut pipe = redis::pipe();
-        pipe.atomic().hset(self.names().key(PEERS_HASH), node, unix_now()).del(&held);
-        if !tags.is_empty() {
-            pipe.sadd(&held, tags);
-        }
-        pipe.query_async::<()>(&mut self.conn()).await?;
-        Ok(())
+    /// Announces this instance as alive. Returns false when its announcement had vanished,
+    /// that is when another worker took it for dead and handed its messages to the fleet.
+    pub async fn announce_peer(&self) -> Result<bool, TransportError> {
+        let existed: i64 =
+            self.conn().hset(self.names().key(PEERS_HASH), self.instance(), unix_now()).await?;
+        Ok(existed == 0)
     }
 
-    /// Removes `node`'s announcement (a clean shutdown: it holds nothing any more).
-    pub async fn retire_peer(&self, node: &str) -> Result<(), TransportError> {
-        redis::pipe()
-            .atomic()
-            .hdel(self.names().key(PEERS_HASH), node)
-            .del(held_key(self, node))
-            .query_async::<()>(&mut self.conn())
-            .await?;
-        Ok(())
+    /// Removes this instance's announcement and keys after giving back whatever they still
+    /// record (a clean shutdown leaves nothing to give back).
+    pub async fn retire_peer(&self) -> Result<usize, TransportError> {
+        self.recover_instance(self.instance()).await
     }
 
-    /// Restores the held messages of every peer whose last announcement is older than
-    /// `dead_after` (and of `also`, a node known to be dead: this node's own earlier life when it
-    /// starts). Returns how many messages were restored.
+    /// Recovers every announced instance silent for longer than `dead_after`, and, when
+    /// `earlier_lives_of` names a node, every other instance of that node at once (a worker
+    /// starting under a name that was in use before). Returns how many messages went back.
     pub async fn recover_dead_peers(
         &self,
-        also: Option<&str>,
-        dead_after: Duration,
+        earlier_lives_of: Option<&str>,
+        dead_after: Option<Duration>,
     ) -> Result<usize, TransportError> {
         let peers: Vec<(String, f64)> = self.conn().hgetall(self.names().key(PEERS_HASH)).await?;
         let now = unix_now();
-        let mut restored = 0;
-        for (node, seen) in peers {
-            let dead = Some(node.as_str()) == also || now - seen > dead_after.as_secs_f64();
-            if dead {
-                restored += self.recover_peer(&node).await?;
+        let mut recovered = 0;
+        for (instance, seen) in peers {
+            if instance == self.instance() {
+                continue;
+            }
+            let earlier_life = earlier_lives_of.is_some_and(|node| node_of(&instance) == node);
+            let silent = dead_after.is_some_and(|limit| now - seen > limit.as_secs_f64());
+            if earlier_life || silent {
+                if earlier_life {
+                    info!(instance, "recovering an earlier life of this node");
+                } else {
+                    warn!(instance, silent_for = now - seen, "a worker went silent; recovering its messages");
+                }
+                recovered += self.recover_claimed(&instance).await?;
             }
         }
-        Ok(restored)
+        Ok(recovered)
     }
 
-    /// Restores one dead peer's messages, unless another worker is already doing it.
-    async fn recover_peer(&self, node: &str) -> Result<usize, TransportError> {
+    /// Recovers one instance unless another worker is already doing it.
+    async fn recover_claimed(&self, instance: &str) -> Result<usize, TransportError> {
         let mut conn = self.conn();
         let claimed: Option<String> = redis::cmd("SET")
-            .arg(claim_key(self, node))
+            .arg(claim_key(self, instance))
             .arg(unix_now())
             .arg("NX")
             .arg("PX")
-            .arg(60_000)
+            .arg(CLAIM_EXPIRY_MS)
             .query_async(&mut conn)
             .await?;
         if claimed.is_none() {
             return Ok(0);
         }
-        let tags: Vec<String> = conn.smembers(held_key(self, node)).await?;
-        let mut restored = 0;
-        for tag in &tags {
-            match self.restore(tag, RestoreEnd::Front).await {
-                Ok(RestoreOutcome::Restored) => restored += 1,
-                Ok(_) => {}
-                Err(e) => warn!(node, tag, error = %e, "could not restore a dead worker's message"),
+        let recovered = self.recover_instance(instance).await;
+        let _: () = conn.del(claim_key(self, instance)).await?;
+        recovered
+    }
+
+    /// Gives back everything `instance` recorded (taken messages to their lists as they were,
+    /// held ones restored), then removes its announcement and keys.
+    async fn recover_instance(&self, instance: &str) -> Result<usize, TransportError> {
+        let mut conn = self.conn();
+        let taking = taking_key(self, instance);
+        let held = held_key(self, instance);
+        let mut recovered = 0;
+        let fields: Vec<String> = conn.hkeys(&taking).await?;
+        for field in &fields {
+            let returned: i64 = RETURN_TAKEN_SCRIPT.key(&taking).arg(field).invoke_async(&mut conn).await?;
+            match returned {
+                1 => recovered += 1,
+                0 => {}
+                _ => {
+                    // Not written by the take script: keep the bytes where nothing reads them as
+                    // a message, but nothing loses them either.
+                    let value: Option<Vec<u8>> = conn.hget(&taking, field).await?;
+                    if let Some(value) = value {
+                        warn!(instance, field, "unreadable in-flight entry moved to the dead-letter list");
+                        redis::pipe()
+                            .atomic()
+                            .lpush(self.names().dead_letter(), value)
+                            .hdel(&taking, field)
+                            .query_async::<()>(&mut conn)
+                            .await?;
+                    }
+                }
             }
         }
-        self.retire_peer(node).await?;
-        let _: () = conn.del(claim_key(self, node)).await?;
-        if restored > 0 {
-            info!(node, restored, "restored the messages of a dead worker");
+        let tags: Vec<String> = conn.smembers(&held).await?;
+        for tag in &tags {
+            match self.restore_held_by(tag, RestoreEnd::Front, &held).await {
+                Ok(RestoreOutcome::Restored) => recovered += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(instance, tag, error = %e, "could not restore a dead worker's message; keeping its record");
+                    return Err(e);
+                }
+            }
         }
-        Ok(restored)
+        // Only the announcement is removed: every entry was removed one by one above, so the
+        // hash and set are gone unless the instance was alive after all and took more since.
+        let _: i64 = conn.hdel(self.names().key(PEERS_HASH), instance).await?;
+        if recovered > 0 {
+            info!(instance, recovered, "gave back the messages of a dead worker");
+        }
+        Ok(recovered)
     }
 }

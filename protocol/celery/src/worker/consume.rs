@@ -14,15 +14,15 @@ use super::execute;
 use super::state::{RequestInfo, ScheduledEntry};
 use crate::json::PyDict;
 use crate::transport::wire::delivery_facts;
-use crate::transport::{Popped, QueueConsumer, RestoreEnd};
+use crate::transport::{QueueConsumer, RestoreEnd, Taken};
 
 pub(crate) type ReadySender = UnboundedSender<Delivery>;
 
 /// How long an unregistered task is held before it is requeued (policy `Requeue`).
 const UNKNOWN_REQUEUE_DELAY: Duration = Duration::from_secs(1);
 
-/// Pops messages until shutdown. A BRPOP in flight is never abandoned (the message would be lost
-/// between Redis and us); shutdown is checked between pops, at most `brpop_timeout` apart.
+/// Takes messages while the prefetch window has room, as many at once as it has room for.
+/// A take in flight is never abandoned; shutdown is checked between takes.
 pub(crate) async fn consume_loop(w: Arc<Inner>, ready: ReadySender) {
     let mut consumer = loop {
         match QueueConsumer::new(&w.broker, &w.config.queues).await {
@@ -36,62 +36,88 @@ pub(crate) async fn consume_loop(w: Arc<Inner>, ready: ReadySender) {
             }
         }
     };
+    let mut failing = false;
     loop {
-        let permit = tokio::select! {
+        let first = tokio::select! {
             _ = w.shutdown.cancelled() => return,
             permit = w.prefetch.clone().acquire_owned() => match permit {
                 Ok(p) => p,
                 Err(_) => return,
             },
         };
+        let mut permits = vec![first];
+        while permits.len() < MAX_BATCH {
+            match w.prefetch.clone().try_acquire_owned() {
+                Ok(p) => permits.push(p),
+                Err(_) => break,
+            }
+        }
         if w.shutdown.is_cancelled() {
             return;
         }
-        match consumer.pop().await {
-            Ok(None) => {}
-            Ok(Some(popped)) => receive(&w, popped, permit, &ready).await,
+        match consumer.next_batch(permits.len()).await {
+            Ok(batch) => {
+                if failing {
+                    info!("taking messages again");
+                    failing = false;
+                }
+                for (taken, permit) in batch.into_iter().zip(permits.drain(..)) {
+                    receive(&w, taken, permit, &ready).await;
+                }
+            }
             Err(e) => {
-                error!(error = %e, "BRPOP failed; retrying");
+                if !failing {
+                    error!(error = %e, "cannot take messages; retrying");
+                    failing = true;
+                }
                 tokio::select! {
                     _ = w.shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 }
             }
         }
     }
 }
 
-/// Triage of one popped message. Nothing here may lose it: every path ends in hold+run, hold+ack,
-/// hold+restore, or the dead-letter list.
+/// The most messages one take moves (also bounded by the free prefetch window).
+const MAX_BATCH: usize = 32;
+
+/// Triage of one taken message. Nothing here may lose it: every path ends in hold+run, hold+ack,
+/// hold+restore, or the dead-letter list; until the hold, the in-flight record keeps it.
 async fn receive(
     w: &Arc<Inner>,
-    popped: Popped,
+    taken: Taken,
     permit: tokio::sync::OwnedSemaphorePermit,
     ready: &ReadySender,
 ) {
-    let (envelope, facts) = match delivery_facts(&popped.raw) {
+    let (envelope, facts) = match delivery_facts(&taken.raw) {
         Ok(parsed) => parsed,
         Err(why) => {
-            error!(queue = %popped.queue, %why, "malformed message moved to the dead-letter list");
-            if let Err(e) = w.broker.dead_letter(&popped.raw).await {
-                error!(error = %e, "could not dead-letter a malformed message; pushing it back");
-                let _ = w.broker.push(&popped.queue, 0, &popped.raw).await;
+            error!(queue = %taken.queue, %why, "malformed message moved to the dead-letter list");
+            if let Err(e) = w.broker.dead_letter_taken(&taken).await {
+                error!(error = %e, "could not dead-letter a malformed message; it stays in flight until this worker's messages are recovered");
             }
             return;
         }
     };
-    if let Err(e) = w.broker.hold(&facts.tag, &facts.exchange, &facts.routing_key, &popped.raw).await {
-        error!(tag = %facts.tag, error = %e, "could not record the message as unacked; pushing it back");
-        let _ = w.broker.push(&popped.queue, facts.priority, &popped.raw).await;
-        return;
+    match w.broker.hold_taken(&taken, &facts.tag, &facts.exchange, &facts.routing_key).await {
+        Ok(true) => {}
+        Ok(false) => {
+            warn!(tag = %facts.tag, "a message taken by this worker was already given back by another (this worker was taken for dead); dropping it here");
+            return;
+        }
+        Err(e) => {
+            error!(tag = %facts.tag, error = %e, "could not record the message as unacked; it stays in flight until this worker's messages are recovered");
+            return;
+        }
     }
     w.state().held.insert(facts.tag.clone());
     let tag = facts.tag.clone();
     let mut delivery = match Delivery::decode(envelope, facts) {
         Ok(d) => d,
         Err(why) => {
-            error!(tag, queue = %popped.queue, %why, "undecodable task message moved to the dead-letter list");
-            execute::dead_letter(w, &tag, &popped.raw).await;
+            error!(tag, queue = %taken.queue, %why, "undecodable task message moved to the dead-letter list");
+            execute::dead_letter(w, &tag, &taken.raw).await;
             return;
         }
     };
@@ -100,7 +126,7 @@ async fn receive(
         match w.config.unknown_tasks {
             UnknownTaskPolicy::DeadLetter => {
                 error!(task = %req.name, id = %req.id, "unregistered task moved to the dead-letter list");
-                execute::dead_letter(w, &tag, &popped.raw).await;
+                execute::dead_letter(w, &tag, &taken.raw).await;
             }
             UnknownTaskPolicy::Requeue => {
                 // Put back after a pause, so that a queue nobody can serve does not spin.

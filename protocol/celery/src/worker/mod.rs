@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use config::{Recovery, UnknownTaskPolicy, WorkerConfig};
 pub use nodename::expand_nodename;
@@ -103,7 +103,9 @@ impl Worker {
                 config.nodename
             )));
         }
-        let broker = Broker::connect(&config.broker_url, config.effective_transport()).await?;
+        let broker = Broker::connect(&config.broker_url, config.effective_transport())
+            .await?
+            .for_node(&config.nodename);
         let backend = match &config.result_backend {
             Some(url) => Some(ResultBackend::connect(url, config.backend_options.clone()).await?),
             None => None,
@@ -196,11 +198,29 @@ impl Worker {
             _ = tokio::time::sleep(Duration::from_secs(10)) => warn!("remote control not subscribed yet; continuing"),
         }
 
+        // Announced before the first take, so that from the first message on a crash of this
+        // process is seen by the fleet; earlier lives of this node are recovered first, so that
+        // what they took and held runs again now, not after a timeout.
+        w.broker.announce_peer().await?;
+        let earlier_lives_recovered =
+            match w.broker.recover_dead_peers(Some(w.nodename()), w.config.dead_peer_after).await {
+                Ok(n) => {
+                    if n > 0 {
+                        info!(restored = n, "gave back the messages of earlier or dead workers");
+                    }
+                    true
+                }
+                Err(e) => {
+                    warn!(error = %e, "dead-worker recovery failed; retrying in the background");
+                    false
+                }
+            };
+
         w.send_worker_event("worker-online").await;
         let heartbeat = tokio::spawn(heartbeat_loop(w.clone(), background.clone()));
         let restorer = tokio::spawn(restore_loop(w.clone(), background.clone()));
         let refresher = tokio::spawn(refresh_loop(w.clone(), background.clone()));
-        let peers = tokio::spawn(peer_loop(w.clone(), background.clone()));
+        let peers = tokio::spawn(peer_loop(w.clone(), background.clone(), earlier_lives_recovered));
 
         let (ready_tx, ready_rx) = tokio::sync::mpsc::unbounded_channel();
         let consumer = tokio::spawn(consume::consume_loop(w.clone(), ready_tx));
@@ -242,10 +262,10 @@ impl Worker {
         for handle in [control, heartbeat, restorer, refresher, peers] {
             let _ = handle.await;
         }
-        if w.config.dead_peer_after.is_some()
-            && let Err(e) = w.broker.retire_peer(w.nodename()).await
-        {
-            warn!(error = %e, "could not remove this worker's announcement");
+        match w.broker.retire_peer().await {
+            Ok(0) => {}
+            Ok(n) => warn!(restored = n, "gave back messages still recorded for this worker at shutdown"),
+            Err(e) => warn!(error = %e, "could not remove this worker's announcement; the fleet recovers it"),
         }
         info!("worker stopped");
         Ok(())
@@ -291,27 +311,41 @@ async fn restore_loop(w: Arc<Inner>, stop: CancellationToken) {
     }
 }
 
-/// Announce this worker and what it holds; restore the messages of announced workers that went
-/// silent (and, at start, of this node's own earlier life).
-async fn peer_loop(w: Arc<Inner>, stop: CancellationToken) {
-    let Some(dead_after) = w.config.dead_peer_after else { return };
-    let interval = w.config.heartbeat_interval.max(Duration::from_millis(200));
-    let mut first = true;
+/// Announce this worker; recover the messages of announced workers that went silent. The
+/// announcement comes at least four times per dead-peer limit, so a live worker is never taken
+/// for dead on a single late tick.
+async fn peer_loop(w: Arc<Inner>, stop: CancellationToken, mut earlier_lives_recovered: bool) {
+    let dead_after = w.config.dead_peer_after;
+    let every = match dead_after {
+        Some(limit) => w.config.heartbeat_interval.min(limit / 4),
+        None => w.config.heartbeat_interval,
+    };
+    let interval = every.max(Duration::from_millis(200));
     loop {
-        let own_earlier_life = first.then(|| w.nodename().to_owned());
-        match w.broker.recover_dead_peers(own_earlier_life.as_deref(), dead_after).await {
-            Ok(n) if n > 0 => info!(restored = n, "restored messages of dead workers"),
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, "dead-worker recovery failed"),
-        }
-        first = false;
-        let tags: Vec<String> = w.state().held.iter().cloned().collect();
-        if let Err(e) = w.broker.announce_peer(w.nodename(), &tags).await {
-            warn!(error = %e, "could not announce this worker");
-        }
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
+        }
+        match w.broker.announce_peer().await {
+            Ok(true) => {}
+            Ok(false) => error!(
+                instance = w.broker.instance(),
+                "this worker's announcement had vanished: another worker took it for dead (raise --dead-worker-after; what it held may run twice) or Redis lost its data"
+            ),
+            Err(e) => warn!(error = %e, "could not announce this worker"),
+        }
+        if dead_after.is_none() && earlier_lives_recovered {
+            continue;
+        }
+        let earlier_lives_of = (!earlier_lives_recovered).then(|| w.nodename());
+        match w.broker.recover_dead_peers(earlier_lives_of, dead_after).await {
+            Ok(n) => {
+                earlier_lives_recovered = true;
+                if n > 0 {
+                    info!(restored = n, "restored messages of dead workers");
+                }
+            }
+            Err(e) => warn!(error = %e, "dead-worker recovery failed"),
         }
     }
 }
