@@ -16,6 +16,7 @@
 //! * [`ops`]: the catalog operations of each entry (register, upload, sync, delete, collections).
 //! * [`s3`]: a small S3 client (ListObjectsV2, HeadObject, ranged GetObject, SigV4) for the S3 source.
 //! * [`tasks`]: the Celery tasks themselves, on top of all of the above.
+//! * [`state_conn`]: the self-reconnecting Redis connection and the retry rule for outages.
 //! * [`pyfmt`]: Python's `repr(float)`, `str(timedelta)` and friends, where values must match.
 
 pub mod charmap;
@@ -27,4 +28,5 @@ pub mod paths;
 pub mod pyfmt;
 pub mod s3;
 pub mod scan;
+pub mod state_conn;
 pub mod tasks;

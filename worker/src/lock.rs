@@ -30,6 +30,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
+use crate::state_conn::{self, StateConn};
+
 /// python-redis-lock's `UNLOCK_SCRIPT`, byte for byte (its text is the protocol: Redis caches
 /// scripts by the SHA1 of their text).
 pub const UNLOCK_SCRIPT: &str = concat!(
@@ -124,7 +126,7 @@ pub fn new_owner_id() -> String {
 #[derive(Clone)]
 pub struct Locks {
     client: redis::Client,
-    conn: MultiplexedConnection,
+    conn: StateConn,
     unlock: Arc<redis::Script>,
     extend: Arc<redis::Script>,
 }
@@ -132,7 +134,7 @@ pub struct Locks {
 impl Locks {
     /// `conn` serves `SET`, release and renewal; blocking waits open their own connection from
     /// `client` (a `BLPOP` would stall every other command multiplexed on `conn`).
-    pub fn new(client: redis::Client, conn: MultiplexedConnection) -> Self {
+    pub fn new(client: redis::Client, conn: StateConn) -> Self {
         Self {
             client,
             conn,
@@ -147,18 +149,18 @@ impl Locks {
     pub async fn acquire(&self, name: &str, options: LockOptions) -> Result<LockGuard, LockError> {
         let id = new_owner_id();
         let mut waiter: Option<MultiplexedConnection> = None;
+        let mut outage = OutageBackoff::default();
         loop {
             if self.try_set(name, &id, &options).await? {
                 return Ok(self.guard(name, id, &options));
             }
             if waiter.is_none() {
                 let config = AsyncConnectionConfig::new().set_response_timeout(None);
-                let conn = self
-                    .client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await
-                    .map_err(|source| LockError::Redis { name: name.to_owned(), source })?;
-                waiter = Some(conn);
+                match self.client.get_multiplexed_async_connection_with_config(&config).await {
+                    Ok(conn) => waiter = Some(conn),
+                    Err(source) if state_conn::is_transient(&source) && outage.wait().await => continue,
+                    Err(source) => return Err(LockError::Redis { name: name.to_owned(), source }),
+                }
             }
             let Some(conn) = waiter.as_mut() else { continue };
             // python-redis-lock waits `expire or 0` (0 = forever); wait at most `recheck`.
@@ -166,12 +168,14 @@ impl Locks {
             if let Some(expire) = options.expire_seconds() {
                 wait = wait.min(expire);
             }
-            let _: Option<(String, String)> = redis::cmd("BLPOP")
-                .arg(signal_key(name))
-                .arg(wait)
-                .query_async(conn)
-                .await
-                .map_err(|source| LockError::Redis { name: name.to_owned(), source })?;
+            let reply: Result<Option<(String, String)>, _> =
+                redis::cmd("BLPOP").arg(signal_key(name)).arg(wait).query_async(conn).await;
+            match reply {
+                Ok(_) => outage = OutageBackoff::default(),
+                // Redis went away under the wait: a new connection once it is back.
+                Err(source) if state_conn::is_transient(&source) && outage.wait().await => waiter = None,
+                Err(source) => return Err(LockError::Redis { name: name.to_owned(), source }),
+            }
         }
     }
 
@@ -190,18 +194,31 @@ impl Locks {
     }
 
     async fn try_set(&self, name: &str, id: &str, options: &LockOptions) -> Result<bool, LockError> {
-        // Same argument order as redis-py's `set(name, id, ex=..., nx=True)`.
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(lock_key(name)).arg(id);
-        if let Some(seconds) = options.expire_seconds() {
-            cmd.arg("EX").arg(seconds);
-        }
-        cmd.arg("NX");
-        let reply: Option<String> = cmd
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(|source| LockError::Redis { name: name.to_owned(), source })?;
-        Ok(reply.is_some())
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        let (conn, attempts) = (&self.conn, &attempts);
+        state_conn::with_retry("lock", || async move {
+            let repeat = attempts.fetch_add(1, Ordering::Relaxed) > 0;
+            // Same argument order as redis-py's `set(name, id, ex=..., nx=True)`.
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(lock_key(name)).arg(id);
+            if let Some(seconds) = options.expire_seconds() {
+                cmd.arg("EX").arg(seconds);
+            }
+            cmd.arg("NX");
+            let reply: Option<String> = cmd.query_async(&mut conn.clone()).await?;
+            if reply.is_some() {
+                return Ok(true);
+            }
+            // A repeat after a lost reply finds the key set: by us if it holds our id.
+            if repeat {
+                let owner: Option<String> =
+                    redis::cmd("GET").arg(lock_key(name)).query_async(&mut conn.clone()).await?;
+                return Ok(owner.as_deref() == Some(id));
+            }
+            Ok(false)
+        })
+        .await
+        .map_err(|source| LockError::Redis { name: name.to_owned(), source })
     }
 
     fn guard(&self, name: &str, id: String, options: &LockOptions) -> LockGuard {
@@ -240,7 +257,7 @@ impl Locks {
 
 /// Keeps an expiring lock alive: extends it every 2/3 of its expiry until aborted or lost.
 async fn renew(
-    mut conn: MultiplexedConnection,
+    mut conn: StateConn,
     extend: Arc<redis::Script>,
     name: String,
     id: String,
@@ -275,7 +292,7 @@ async fn renew(
 pub struct LockGuard {
     name: String,
     id: String,
-    conn: MultiplexedConnection,
+    conn: StateConn,
     unlock: Arc<redis::Script>,
     renewal: Option<tokio::task::JoinHandle<()>>,
     lost: Arc<AtomicBool>,
@@ -306,24 +323,48 @@ impl LockGuard {
     }
 }
 
-async fn unlock(
-    conn: &mut MultiplexedConnection,
-    script: &redis::Script,
-    name: &str,
-    id: &str,
-) -> Result<(), LockError> {
-    let reply: i64 = script
-        .key(lock_key(name))
-        .key(signal_key(name))
-        .arg(id)
-        .arg(SIGNAL_EXPIRE_MS)
-        .invoke_async(conn)
-        .await
-        .map_err(|source| LockError::Redis { name: name.to_owned(), source })?;
+async fn unlock(conn: &mut StateConn, script: &redis::Script, name: &str, id: &str) -> Result<(), LockError> {
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let (conn, attempts) = (&*conn, &attempts);
+    let (reply, repeated): (i64, bool) = state_conn::with_retry("unlock", || async move {
+        let repeated = attempts.fetch_add(1, Ordering::Relaxed) > 0;
+        let reply: i64 = script
+            .key(lock_key(name))
+            .key(signal_key(name))
+            .arg(id)
+            .arg(SIGNAL_EXPIRE_MS)
+            .invoke_async(&mut conn.clone())
+            .await?;
+        Ok((reply, repeated))
+    })
+    .await
+    .map_err(|source| LockError::Redis { name: name.to_owned(), source })?;
     match reply {
         0 => Ok(()),
+        // A repeat after a lost reply: the first run released it.
+        1 if repeated => Ok(()),
         1 => Err(LockError::NotHeld { name: name.to_owned() }),
         other => Err(LockError::UnexpectedReply { name: name.to_owned(), script: "unlock", reply: other }),
+    }
+}
+
+/// Backoff for a lock wait that Redis interrupted: true (after a pause) while the outage is
+/// shorter than the state connection's patience.
+#[derive(Default)]
+struct OutageBackoff {
+    since: Option<std::time::Instant>,
+    delay: Duration,
+}
+
+impl OutageBackoff {
+    async fn wait(&mut self) -> bool {
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        if since.elapsed() > state_conn::OUTAGE_PATIENCE {
+            return false;
+        }
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(100), Duration::from_secs(5));
+        tokio::time::sleep(self.delay).await;
+        true
     }
 }
 

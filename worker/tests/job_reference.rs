@@ -8,7 +8,7 @@ mod common;
 use common::{Dumped, connect, dump, python_script, run_python};
 use irods_ingest::job::{
     DEFAULT_EVENT_HANDLER, Enqueue, JobControl, JobError, JobStore, NewJob, PassStart, RedisJobStore,
-    TaskOutcome,
+    TaskOutcome, TaskState,
 };
 use irods_ingest::lock::{LockOptions, Locks};
 
@@ -39,17 +39,17 @@ async fn single_pass_bookkeeping_leaves_the_reference_state() {
     let store = RedisJobStore::new(conn.clone());
     redis::cmd("RPUSH").arg("singlepass").arg(job).query_async::<()>(&mut conn).await.unwrap();
     redis::cmd("SET").arg(format!("cleanup:/{job}")).arg("[]").query_async::<()>(&mut conn).await.unwrap();
-    assert_eq!(store.start_pass(job, START).await.unwrap(), PassStart::Started);
+    assert_eq!(store.start_pass(job, START, None).await.unwrap(), PassStart::Started);
     for id in ids(1..=3) {
         assert_eq!(store.enqueue(job, &[id]).await.unwrap(), Enqueue::Counted);
     }
     store.record_retry(job).await.unwrap();
-    let first = store.finish(job, "id-1", TaskOutcome::Succeeded).await.unwrap();
+    let first = store.finish(job, "id-1", "attempt", TaskOutcome::Succeeded).await.unwrap();
     assert_eq!((first.remaining, first.done), (2, false));
-    let second = store.finish(job, "id-2", TaskOutcome::Failed).await.unwrap();
+    let second = store.finish(job, "id-2", "attempt", TaskOutcome::Failed).await.unwrap();
     assert_eq!((second.remaining, second.done), (1, false));
     store.set_sync_time("/src/a:/tempZone/t", SYNC_T).await.unwrap();
-    let last = store.finish(job, "id-3", TaskOutcome::Succeeded).await.unwrap();
+    let last = store.finish(job, "id-3", "attempt", TaskOutcome::Succeeded).await.unwrap();
     assert_eq!((last.remaining, last.done), (0, true));
     assert!(last.cleanup_files.is_empty());
     assert!(store.is_done(job).await.unwrap());
@@ -85,10 +85,10 @@ async fn periodic_bookkeeping_and_the_stop_flag_match_the_reference() {
     let store = RedisJobStore::new(conn.clone());
     redis::cmd("RPUSH").arg("periodic").arg(job).query_async::<()>(&mut conn).await.unwrap();
     redis::cmd("SET").arg(format!("cleanup:/{job}")).arg("[]").query_async::<()>(&mut conn).await.unwrap();
-    assert_eq!(store.start_pass(job, START).await.unwrap(), PassStart::Started);
+    assert_eq!(store.start_pass(job, START, None).await.unwrap(), PassStart::Started);
     assert_eq!(store.enqueue(job, &ids(1..=1)).await.unwrap(), Enqueue::Counted);
-    assert_eq!(store.start_pass(job, START + 60.0).await.unwrap(), PassStart::Busy);
-    let finished = store.finish(job, "id-1", TaskOutcome::Succeeded).await.unwrap();
+    assert_eq!(store.start_pass(job, START + 60.0, None).await.unwrap(), PassStart::Busy);
+    let finished = store.finish(job, "id-1", "attempt", TaskOutcome::Succeeded).await.unwrap();
     assert_eq!((finished.remaining, finished.done), (0, false), "periodic jobs are never done");
     assert!(store.is_periodic(job).await.unwrap());
     redis::cmd("SET").arg(format!("stop:/{job}")).arg("").query_async::<()>(&mut conn).await.unwrap();
@@ -175,7 +175,7 @@ async fn cli_start_list_stop_match_the_python_cli() {
         for id in ids(1..=3) {
             s.enqueue("cli.job", &[id]).await.unwrap();
         }
-        s.finish("cli.job", "id-1", TaskOutcome::Succeeded).await.unwrap();
+        s.finish("cli.job", "id-1", "attempt", TaskOutcome::Succeeded).await.unwrap();
     }
     let now = irods_ingest::job::time_time();
     let rust_listing = control.list(now).await.unwrap().to_json();
@@ -230,19 +230,19 @@ async fn a_mixed_fleet_keeps_one_count_and_the_last_finisher_ends_the_job() {
             .query_async::<()>(&mut conn)
             .await
             .unwrap();
-        assert_eq!(store.start_pass(job, START).await.unwrap(), PassStart::Started);
+        assert_eq!(store.start_pass(job, START, None).await.unwrap(), PassStart::Started);
         // Python and Rust workers enqueue children of the same pass.
         job_probe(redis.port(), 0, job, &["actions", "enqueue:py-1", "enqueue:py-2"]);
         store.enqueue(job, &["rs-1".to_owned(), "rs-2".to_owned()]).await.unwrap();
         assert_eq!(store.summary(job, START).await.unwrap().remaining_tasks, 4);
         if rust_last {
             job_probe(redis.port(), 0, job, &["actions", "finish:py-1", "fail:py-2"]);
-            assert!(!store.finish(job, "rs-1", TaskOutcome::Succeeded).await.unwrap().done);
-            let last = store.finish(job, "rs-2", TaskOutcome::Succeeded).await.unwrap();
+            assert!(!store.finish(job, "rs-1", "attempt", TaskOutcome::Succeeded).await.unwrap().done);
+            let last = store.finish(job, "rs-2", "attempt", TaskOutcome::Succeeded).await.unwrap();
             assert!(last.done, "the Rust worker finishing last ends the job");
         } else {
-            assert!(!store.finish(job, "rs-1", TaskOutcome::Failed).await.unwrap().done);
-            assert!(!store.finish(job, "rs-2", TaskOutcome::Succeeded).await.unwrap().done);
+            assert!(!store.finish(job, "rs-1", "attempt", TaskOutcome::Failed).await.unwrap().done);
+            assert!(!store.finish(job, "rs-2", "attempt", TaskOutcome::Succeeded).await.unwrap().done);
             job_probe(redis.port(), 0, job, &["actions", "finish:py-1", "finish:py-2"]);
         }
         let summary = store.summary(job, START).await.unwrap();
@@ -282,4 +282,87 @@ async fn values_python_would_not_write_are_clear_errors() {
     // Python's int()/float() spellings are accepted.
     redis::cmd("SET").arg("tasks:/ok").arg(" 1_0 ").query_async::<()>(&mut conn).await.unwrap();
     assert_eq!(store.summary("ok", START).await.unwrap().remaining_tasks, 10);
+}
+
+/// Counting a child, finishing a task and starting a pass are safe to repeat: a second message
+/// of one task (a redelivery after a kill, a retry published twice) never counts twice, and a
+/// repeat of one call after a lost reply gives the same answer as the first.
+#[tokio::test]
+async fn repeated_bookkeeping_counts_each_task_once() {
+    let redis = test_support::RedisServer::start();
+    let job = "repeat.job";
+    let (_client, mut conn) = connect(&redis.url(0)).await;
+    let store = RedisJobStore::new(conn.clone());
+    redis::cmd("RPUSH").arg("singlepass").arg(job).query_async::<()>(&mut conn).await.unwrap();
+    redis::cmd("SET").arg(format!("cleanup:/{job}")).arg("[]").query_async::<()>(&mut conn).await.unwrap();
+    assert_eq!(store.start_pass(job, START, Some("first")).await.unwrap(), PassStart::Started);
+    for _ in 0..2 {
+        let counted = store.enqueue_published(job, "first", "path", b"message-1").await.unwrap();
+        assert_eq!(counted, Enqueue::Counted);
+    }
+    // A redelivered main task finds its pass started and leaves the counters alone.
+    assert_eq!(store.start_pass(job, START + 1.0, Some("first")).await.unwrap(), PassStart::AlreadyStarted);
+    store.enqueue_published(job, "second", "file", b"message-2").await.unwrap();
+    let published: Vec<Vec<u8>> =
+        redis::cmd("LRANGE").arg("path").arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+    assert_eq!(published, [b"message-1".to_vec()], "published once");
+    let tasks: i64 = redis::cmd("GET").arg(format!("tasks:/{job}")).query_async(&mut conn).await.unwrap();
+    assert_eq!(tasks, 2);
+
+    // Two runs of "first": the second is a duplicate and counts nothing; a repeat of the first
+    // run's own call answers as the first did.
+    let once = store.finish(job, "first", "run-a", TaskOutcome::Succeeded).await.unwrap();
+    assert_eq!((once.remaining, once.done, once.duplicate), (1, false, false));
+    let again = store.finish(job, "first", "run-a", TaskOutcome::Succeeded).await.unwrap();
+    assert!(!again.duplicate && !again.done);
+    let other = store.finish(job, "first", "run-b", TaskOutcome::Failed).await.unwrap();
+    assert!(other.duplicate && !other.ended_by_another);
+    assert_eq!(store.task_state(job, "first").await.unwrap(), TaskState::Finished { ended_job: false });
+    assert_eq!(store.task_state(job, "second").await.unwrap(), TaskState::NotFinished);
+
+    // The last task ends the job once; its post_job is claimed once, and a redelivery may take
+    // over a claim whose holder died before recording that it ran.
+    let last = store.finish(job, "second", "run-c", TaskOutcome::Succeeded).await.unwrap();
+    assert_eq!((last.remaining, last.done), (0, true));
+    let late = store.finish(job, "second", "run-d", TaskOutcome::Succeeded).await.unwrap();
+    assert!(late.duplicate && late.ended_by_another && !late.done);
+    assert_eq!(store.task_state(job, "second").await.unwrap(), TaskState::Finished { ended_job: true });
+    assert!(store.claim_post_job(job, false).await.unwrap());
+    assert!(!store.claim_post_job(job, false).await.unwrap());
+    assert!(store.claim_post_job(job, true).await.unwrap(), "a redelivery takes over a stale claim");
+    store.post_job_ran(job).await.unwrap();
+    assert!(!store.claim_post_job(job, true).await.unwrap());
+    let failures: Option<i64> =
+        redis::cmd("GET").arg(format!("failures:/{job}")).query_async(&mut conn).await.unwrap();
+    assert_eq!(failures, None, "the duplicate's failure is not counted");
+    let cleanup: Option<String> =
+        redis::cmd("GET").arg(format!("cleanup:/{job}")).query_async(&mut conn).await.unwrap();
+    assert_eq!(cleanup, None);
+    let tasks: i64 = redis::cmd("GET").arg(format!("tasks:/{job}")).query_async(&mut conn).await.unwrap();
+    assert_eq!(tasks, 0);
+}
+
+/// The job store rides out a Redis restart: a command issued while the server is down waits
+/// for it and succeeds once it is back (AOF keeps the data).
+#[tokio::test]
+async fn bookkeeping_survives_a_redis_restart() {
+    let mut redis = test_support::RedisServer::start_with_aof();
+    let job = "restart.job";
+    let (_client, mut conn) = connect(&redis.url(0)).await;
+    let store = RedisJobStore::new(conn.clone());
+    redis::cmd("SET").arg(format!("cleanup:/{job}")).arg("[]").query_async::<()>(&mut conn).await.unwrap();
+    assert_eq!(store.start_pass(job, START, None).await.unwrap(), PassStart::Started);
+    store.enqueue_published(job, "t1", "file", b"m").await.unwrap();
+    redis.kill();
+    let restarted = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        redis.restart();
+        redis
+    });
+    let finished = store.finish(job, "t1", "run", TaskOutcome::Succeeded).await.unwrap();
+    assert_eq!((finished.remaining, finished.done), (0, true));
+    let _redis = restarted.join().unwrap();
+    let queued: Vec<Vec<u8>> =
+        redis::cmd("LRANGE").arg("file").arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+    assert_eq!(queued, [b"m".to_vec()], "the AOF kept the message");
 }

@@ -45,12 +45,12 @@ impl PyLocker {
     }
 }
 
-async fn locks(url: &str) -> (Locks, redis::aio::MultiplexedConnection) {
+async fn locks(url: &str) -> (Locks, redis::aio::ConnectionManager) {
     let (client, conn) = connect(url).await;
     (Locks::new(client, conn.clone()), conn)
 }
 
-async fn get(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> Option<String> {
+async fn get(conn: &mut redis::aio::ConnectionManager, key: &str) -> Option<String> {
     redis::cmd("GET").arg(key).query_async(conn).await.unwrap()
 }
 

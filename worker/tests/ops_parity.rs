@@ -398,8 +398,7 @@ impl CreateDirsDriver for RedisLockedCreate {
 }
 
 async fn redis_locks(redis: &RedisServer) -> Locks {
-    let client = redis::Client::open(redis.url(0)).unwrap();
-    let conn = client.get_multiplexed_async_connection().await.unwrap();
+    let (client, conn) = irods_ingest::state_conn::connect(&redis.url(0)).await.unwrap();
     Locks::new(client, conn)
 }
 

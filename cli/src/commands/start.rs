@@ -224,6 +224,7 @@ async fn run_main_task_here(
         queue: String::new(),
         priority: 0,
         redelivered: false,
+        delivery_tag: String::new(),
     };
     let context = TaskContext::detached(id, Producer::client_origin(), producer);
     let result = if main_task == names::S3_BUCKET_MAIN_TASK {

@@ -59,7 +59,16 @@ pub async fn monitor(control: &JobControl, job: &str, progress: bool) -> anyhow:
         );
         return Ok(0);
     }
-    if control.is_stopped(job).await? {
+    let stopped = control.is_stopped(job).await?;
+    let counters = store.counters(job).await?;
+    if !stopped && counters.start_time.is_none() && counters.tasks.is_none() {
+        // An ended job keeps its counter (at 0) and start time; a stopped one is recorded as
+        // stopped. Neither: the keys were lost under the job.
+        bail!(
+            "job [{job}]'s state vanished from Redis while it ran (Redis restarted without persistence?); it did not finish: start it again"
+        );
+    }
+    if stopped {
         eprintln!("irods-ingest: Job [{job}] was stopped and may not have finished.");
     } else if let Some(display) = &mut display {
         display.update(&store.summary(job, common::now()).await?);

@@ -38,6 +38,10 @@ pub struct JobKeys {
     pub cleanup: String,
     /// `irods_ingest_job_start_time:/<job>`: `repr(time.time())` of the current pass's start.
     pub start_time: String,
+    /// `irods_ingest_task_ledger:/<job>` (not the reference's): a hash of the current pass's task
+    /// ids enqueued or finished by workers of this project, which makes counting and finishing a
+    /// task safe to repeat (see `redis_store`). Python peers never read it.
+    pub ledger: String,
 }
 
 impl JobKeys {
@@ -52,12 +56,26 @@ impl JobKeys {
             stop: key("stop", job_name),
             cleanup: key("cleanup", job_name),
             start_time: key("irods_ingest_job_start_time", job_name),
+            ledger: key("irods_ingest_task_ledger", job_name),
         }
     }
 
     /// The keys `sync_job.reset()` deletes, in its order.
     pub fn reset_keys(&self) -> [&str; 6] {
         [&self.count, &self.dequeue, &self.tasks, &self.failures, &self.retries, &self.start_time]
+    }
+
+    /// [`JobKeys::reset_keys`] and this project's own per-pass key, the ledger.
+    pub fn pass_keys(&self) -> [&str; 7] {
+        [
+            &self.count,
+            &self.dequeue,
+            &self.tasks,
+            &self.failures,
+            &self.retries,
+            &self.start_time,
+            &self.ledger,
+        ]
     }
 }
 

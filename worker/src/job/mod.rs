@@ -69,6 +69,12 @@ pub struct Finished {
     /// The job is done: `remaining == 0` and it is not periodic. Its cleanup has run (removed from
     /// `singlepass`, `cleanup:/` deleted); the caller runs the handler's `post_job`.
     pub done: bool,
+    /// Another attempt of the same task (a redelivered or twice-published message) had already
+    /// finished it: nothing was counted now.
+    pub duplicate: bool,
+    /// That other attempt ended the job: its `post_job` may still be due (see
+    /// `RedisJobStore::claim_post_job`).
+    pub ended_by_another: bool,
     /// The file list found in `cleanup:/<job>` when done (always empty from the CLI). The
     /// reference `os.remove`s these; this crate only reports them (see README: deleting files
     /// named by Redis content is not something a worker should do on anyone's word).
@@ -82,6 +88,18 @@ pub enum PassStart {
     Started,
     /// A periodic job still has tasks outstanding: skip this pass.
     Busy,
+    /// This main task already started this pass (it is a redelivery): leave the pass alone and
+    /// (re)publish its first task, which the ledger publishes only once.
+    AlreadyStarted,
+}
+
+/// What the job state says about one task id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Not finished (or unknown): run it.
+    NotFinished,
+    /// Its bookkeeping already ran; `ended_job` when that was the job's last task.
+    Finished { ended_job: bool },
 }
 
 /// The job bookkeeping a worker performs, independent of where it is stored.
@@ -99,22 +117,24 @@ pub trait JobStore: Send + Sync {
     ) -> impl Future<Output = Result<Enqueue, JobError>> + Send;
 
     /// `on_failure` (for [`TaskOutcome::Failed`]) then `after_return`: decrement, done check,
-    /// cleanup when done, `RPUSH dequeue:/`.
+    /// cleanup when done, `RPUSH dequeue:/`. At most once per task id: `attempt` (unique per
+    /// run) tells a repeat of this call after a lost reply from another run of the same task.
     fn finish(
         &self,
         job: &str,
         task_id: &str,
+        attempt: &str,
         outcome: TaskOutcome,
     ) -> impl Future<Output = Result<Finished, JobError>> + Send;
 
-    /// Whether `task_id` is in `dequeue:/<job>`: its bookkeeping already ran. Asked for
-    /// redelivered messages only (a worker killed after finishing a task but before acking it),
-    /// so that a task is never counted twice. O(length of `dequeue:/`).
-    fn already_finished(
+    /// Whether `task_id`'s bookkeeping already ran. Asked for redelivered and retried messages
+    /// (a worker killed after finishing a task but before acking it, a retry published twice),
+    /// so that a task is never run and counted twice.
+    fn task_state(
         &self,
         job: &str,
         task_id: &str,
-    ) -> impl Future<Output = Result<bool, JobError>> + Send;
+    ) -> impl Future<Output = Result<TaskState, JobError>> + Send;
 
     /// `on_retry`: `INCRBY retries:/<job> 1`.
     fn record_retry(&self, job: &str) -> impl Future<Output = Result<(), JobError>> + Send;
@@ -126,8 +146,14 @@ pub trait JobStore: Send + Sync {
     fn is_done(&self, job: &str) -> impl Future<Output = Result<bool, JobError>> + Send;
 
     /// Main task: if the job is not periodic or is done, reset its counters and set its start time
-    /// to `now` (a `time.time()` value).
-    fn start_pass(&self, job: &str, now: f64) -> impl Future<Output = Result<PassStart, JobError>> + Send;
+    /// to `now` (a `time.time()` value). `first_task`: the id the pass's first task will get;
+    /// when it is already counted, the pass started before ([`PassStart::AlreadyStarted`]).
+    fn start_pass(
+        &self,
+        job: &str,
+        now: f64,
+        first_task: Option<&str>,
+    ) -> impl Future<Output = Result<PassStart, JobError>> + Send;
 
     /// `float(GET sync_time:/<sync_key>)`.
     fn sync_time(&self, sync_key: &str) -> impl Future<Output = Result<Option<f64>, JobError>> + Send;

@@ -1,61 +1,170 @@
 //! [`RedisJobStore`]: the job bookkeeping on the Redis that Python peers share.
 
+use std::sync::LazyLock;
+
 use celery_proto::json::PyValue;
-use redis::aio::MultiplexedConnection;
+use redis::Script;
 
 use super::keys::{self, JobKeys, PERIODIC, SINGLEPASS};
-use super::{Enqueue, Finished, JobCounters, JobError, JobStore, JobSummary, PassStart, TaskOutcome};
+use super::{
+    Enqueue, Finished, JobCounters, JobError, JobStore, JobSummary, PassStart, TaskOutcome, TaskState,
+};
 use crate::pyfmt;
+use crate::state_conn::{self, StateConn, with_retry};
 
-/// Job state on Redis. Cheap to clone (the connection is multiplexed).
+/// How long a job's task ledger outlives its last write. Long enough for any redelivery of a
+/// pass's last message; short enough that a forgotten job's ledger goes away by itself.
+const LEDGER_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// The ledger field that says whether the job's `post_job` has yet to run (`pending`), is
+/// running (`claimed`) or ran (`ran`). Task ids are uuids, so no id can be this.
+const POST_JOB_FIELD: &str = "~post_job";
+
+/// `enqueue_task` for one child, counted and published in one step that is harmless to repeat.
 ///
-/// Redis errors are returned, not retried: the reference retries every call 11 times with a 1 s
-/// sleep; here the task layer decides (a failed bookkeeping step fails or retries the task).
+/// KEYS: stop, tasks, count, queue list, ledger. ARGV: task id, message, ledger TTL.
+/// Returns 0 when the job is stopping (nothing done), 1 when counted and published, 2 when this
+/// id was already counted (a repeat after a lost reply: nothing done again).
+static ENQUEUE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('HSETNX', KEYS[5], ARGV[1], 'q') == 0 then return 2 end
+redis.call('EXPIRE', KEYS[5], ARGV[3])
+redis.call('INCRBY', KEYS[2], 1)
+redis.call('RPUSH', KEYS[3], ARGV[1])
+redis.call('LPUSH', KEYS[4], ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// on_failure's count and after_return's bookkeeping for one task, at most once per task id.
+///
+/// KEYS: tasks, failures, periodic, dequeue, cleanup, singlepass, ledger.
+/// ARGV: task id, "1" when failed, this attempt's nonce, job name, ledger TTL.
+/// Returns `{kind, mine, remaining, cleanup}`: kind `f` (counted down) or `d` (counted down to
+/// the job's end, cleanup done); mine 1 when this attempt did it (also on a repeat after a lost
+/// reply), 0 when another attempt of the same task id did it before.
+static FINISH_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local state = redis.call('HGET', KEYS[7], ARGV[1])
+if state then
+  local kind = string.sub(state, 1, 1)
+  if kind == 'f' or kind == 'd' then
+    local mine = 0
+    if string.sub(state, 3) == ARGV[3] then mine = 1 end
+    return {kind, mine, tonumber(redis.call('GET', KEYS[1]) or '0') or 0, false}
+  end
+end
+if ARGV[2] == '1' then redis.call('INCRBY', KEYS[2], 1) end
+local remaining = redis.call('DECRBY', KEYS[1], 1)
+redis.call('RPUSH', KEYS[4], ARGV[1])
+local kind = 'f'
+local cleanup = false
+if remaining == 0 and not redis.call('LPOS', KEYS[3], ARGV[4]) then
+  kind = 'd'
+  cleanup = redis.call('GET', KEYS[5])
+  redis.call('LREM', KEYS[6], 1, ARGV[4])
+  redis.call('DEL', KEYS[5])
+  redis.call('HSET', KEYS[7], '~post_job', 'pending')
+end
+redis.call('HSET', KEYS[7], ARGV[1], kind .. ':' .. ARGV[3])
+redis.call('EXPIRE', KEYS[7], ARGV[5])
+return {kind, 1, remaining, cleanup}
+"#,
+    )
+});
+
+/// Claims the job's `post_job`: from `pending`, or from `claimed` when the claimant may have
+/// died running it (ARGV[1] = "1": the caller is a redelivery). KEYS: ledger. Returns 1 if ours.
+static CLAIM_POST_JOB_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local s = redis.call('HGET', KEYS[1], '~post_job')
+if s == 'pending' or (ARGV[1] == '1' and s == 'claimed') then
+  redis.call('HSET', KEYS[1], '~post_job', 'claimed')
+  return 1
+end
+return 0
+"#,
+    )
+});
+
+/// Job state on Redis. Cheap to clone (the connection is multiplexed and reconnects).
+///
+/// Every command is repeated through Redis outages ([`with_retry`]); the ones that would not be
+/// harmless to repeat (counting a child, finishing a task) are scripts keyed by the task id in
+/// the job's ledger, so a repeat after a lost reply does nothing twice.
 #[derive(Clone)]
 pub struct RedisJobStore {
-    conn: MultiplexedConnection,
+    conn: StateConn,
 }
 
 impl RedisJobStore {
-    pub fn new(conn: MultiplexedConnection) -> Self {
+    pub fn new(conn: StateConn) -> Self {
         Self { conn }
     }
 
-    /// Connects to `url` (`redis://host:port/db`) with a generous response timeout (the crate's
-    /// default of 500 ms is too short for a long `LRANGE count:/` on a busy server).
+    /// Connects to `url` (`redis://host:port/db`); see [`state_conn::connect`].
     pub async fn connect(url: &str) -> Result<(redis::Client, Self), JobError> {
-        let client = redis::Client::open(url)?;
-        let config = redis::AsyncConnectionConfig::new()
-            .set_response_timeout(Some(std::time::Duration::from_secs(60)));
-        let conn = client.get_multiplexed_async_connection_with_config(&config).await?;
+        let (client, conn) = state_conn::connect(url).await?;
         Ok((client, Self { conn }))
     }
 
-    pub fn connection(&self) -> MultiplexedConnection {
+    pub fn connection(&self) -> StateConn {
         self.conn.clone()
+    }
+
+    /// Runs one command (or pipeline) built by `cmd`, repeated through outages.
+    async fn query<T: redis::FromRedisValue + Send>(
+        &self,
+        what: &str,
+        cmd: impl Fn() -> redis::Pipeline,
+    ) -> Result<T, JobError> {
+        let conn = &self.conn;
+        let cmd = &cmd;
+        Ok(with_retry(what, || async move { cmd().query_async::<T>(&mut conn.clone()).await }).await?)
     }
 
     /// `LRANGE <list> 0 -1` contains `job` (the reference compares UTF-8 bytes).
     async fn list_contains(&self, list: &str, job: &str) -> Result<bool, JobError> {
-        let names: Vec<Vec<u8>> =
-            redis::cmd("LRANGE").arg(list).arg(0).arg(-1).query_async(&mut self.conn.clone()).await?;
+        let (names,): (Vec<Vec<u8>>,) = self
+            .query("LRANGE", || {
+                let mut p = redis::pipe();
+                p.cmd("LRANGE").arg(list).arg(0).arg(-1);
+                p
+            })
+            .await?;
         Ok(names.iter().any(|n| n == job.as_bytes()))
     }
 
     /// `GET cleanup:/<job>`: the raw cleanup list; its presence means the job exists.
     pub async fn cleanup_value(&self, job: &str) -> Result<Option<Vec<u8>>, JobError> {
-        Ok(redis::cmd("GET").arg(keys::key("cleanup", job)).query_async(&mut self.conn.clone()).await?)
+        let key = keys::key("cleanup", job);
+        let (value,): (Option<Vec<u8>>,) = self
+            .query("GET cleanup", || {
+                let mut p = redis::pipe();
+                p.cmd("GET").arg(&key);
+                p
+            })
+            .await?;
+        Ok(value)
     }
 
-    /// `sync_job.reset()`: `DEL` count, dequeue, tasks, failures, retries and start time.
+    /// `sync_job.reset()`: `DEL` count, dequeue, tasks, failures, retries and start time (and
+    /// this project's ledger of the pass).
     pub async fn reset(&self, job: &str) -> Result<(), JobError> {
         let keys = JobKeys::new(job);
-        let mut pipe = redis::pipe();
-        for key in keys.reset_keys() {
-            pipe.cmd("DEL").arg(key).ignore();
-        }
-        pipe.query_async::<()>(&mut self.conn.clone()).await?;
-        Ok(())
+        self.query::<()>("reset", || {
+            let mut pipe = redis::pipe();
+            for key in keys.pass_keys() {
+                pipe.cmd("DEL").arg(key).ignore();
+            }
+            pipe
+        })
+        .await
     }
 
     /// `sync_job.cleanup()`: read the cleanup list, `LREM` the name from `periodic` if it is
@@ -63,27 +172,20 @@ impl RedisJobStore {
     /// removed, see [`Finished::cleanup_files`]).
     pub async fn cleanup(&self, job: &str) -> Result<Vec<String>, JobError> {
         let keys = JobKeys::new(job);
-        let (cleanup, periodic): (Option<Vec<u8>>, Vec<Vec<u8>>) = redis::pipe()
-            .cmd("GET")
-            .arg(&keys.cleanup)
-            .cmd("LRANGE")
-            .arg(PERIODIC)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut self.conn.clone())
+        let (cleanup, periodic): (Option<Vec<u8>>, Vec<Vec<u8>>) = self
+            .query("read cleanup", || {
+                let mut p = redis::pipe();
+                p.cmd("GET").arg(&keys.cleanup).cmd("LRANGE").arg(PERIODIC).arg(0).arg(-1);
+                p
+            })
             .await?;
         let list = if periodic.iter().any(|n| n == job.as_bytes()) { PERIODIC } else { SINGLEPASS };
-        redis::pipe()
-            .cmd("LREM")
-            .arg(list)
-            .arg(1)
-            .arg(job)
-            .ignore()
-            .cmd("DEL")
-            .arg(&keys.cleanup)
-            .ignore()
-            .query_async::<()>(&mut self.conn.clone())
-            .await?;
+        self.query::<()>("cleanup", || {
+            let mut p = redis::pipe();
+            p.cmd("LREM").arg(list).arg(1).arg(job).ignore().cmd("DEL").arg(&keys.cleanup).ignore();
+            p
+        })
+        .await?;
         Ok(cleanup_files(&keys.cleanup, cleanup.as_deref()))
     }
 
@@ -91,18 +193,21 @@ impl RedisJobStore {
     pub async fn counters(&self, job: &str) -> Result<JobCounters, JobError> {
         let keys = JobKeys::new(job);
         type Raw = (Option<Vec<u8>>, Option<Vec<u8>>, i64, Option<Vec<u8>>, Option<Vec<u8>>);
-        let (start, tasks, total, failures, retries): Raw = redis::pipe()
-            .cmd("GET")
-            .arg(&keys.start_time)
-            .cmd("GET")
-            .arg(&keys.tasks)
-            .cmd("LLEN")
-            .arg(&keys.count)
-            .cmd("GET")
-            .arg(&keys.failures)
-            .cmd("GET")
-            .arg(&keys.retries)
-            .query_async(&mut self.conn.clone())
+        let (start, tasks, total, failures, retries): Raw = self
+            .query("counters", || {
+                let mut p = redis::pipe();
+                p.cmd("GET")
+                    .arg(&keys.start_time)
+                    .cmd("GET")
+                    .arg(&keys.tasks)
+                    .cmd("LLEN")
+                    .arg(&keys.count)
+                    .cmd("GET")
+                    .arg(&keys.failures)
+                    .cmd("GET")
+                    .arg(&keys.retries);
+                p
+            })
             .await?;
         Ok(JobCounters {
             start_time: parse_float_value(&keys.start_time, start.as_deref())?,
@@ -117,16 +222,19 @@ impl RedisJobStore {
     /// revokes on stop.
     pub async fn outstanding_task_ids(&self, job: &str) -> Result<Vec<String>, JobError> {
         let keys = JobKeys::new(job);
-        let (queued, dequeued): (Vec<Vec<u8>>, Vec<Vec<u8>>) = redis::pipe()
-            .cmd("LRANGE")
-            .arg(&keys.count)
-            .arg(0)
-            .arg(-1)
-            .cmd("LRANGE")
-            .arg(&keys.dequeue)
-            .arg(0)
-            .arg(-1)
-            .query_async(&mut self.conn.clone())
+        let (queued, dequeued): (Vec<Vec<u8>>, Vec<Vec<u8>>) = self
+            .query("outstanding ids", || {
+                let mut p = redis::pipe();
+                p.cmd("LRANGE")
+                    .arg(&keys.count)
+                    .arg(0)
+                    .arg(-1)
+                    .cmd("LRANGE")
+                    .arg(&keys.dequeue)
+                    .arg(0)
+                    .arg(-1);
+                p
+            })
             .await?;
         let finished: std::collections::HashSet<Vec<u8>> = dequeued.into_iter().collect();
         queued
@@ -137,12 +245,11 @@ impl RedisJobStore {
             })
             .collect()
     }
-}
 
-impl RedisJobStore {
     /// `enqueue_task` for one child whose message is `envelope`, to be LPUSHed to `queue_key` on
-    /// this same database (the broker's): `GET stop:/`, then `INCRBY tasks:/`, `RPUSH count:/` and
-    /// the publish in one transaction.
+    /// this same database (the broker's): unless `stop:/` exists, `INCRBY tasks:/`, `RPUSH
+    /// count:/` and the publish in one step, recorded in the ledger so that a repeat (after a
+    /// lost reply, or by a re-run of the same pass's main task) neither counts nor publishes twice.
     pub async fn enqueue_published(
         &self,
         job: &str,
@@ -151,37 +258,65 @@ impl RedisJobStore {
         envelope: &[u8],
     ) -> Result<Enqueue, JobError> {
         let keys = JobKeys::new(job);
-        let mut conn = self.conn.clone();
-        let stopping: Option<Vec<u8>> = redis::cmd("GET").arg(&keys.stop).query_async(&mut conn).await?;
-        if stopping.is_some() {
-            return Ok(Enqueue::Stopping);
-        }
-        redis::pipe()
-            .atomic()
-            .cmd("INCRBY")
-            .arg(&keys.tasks)
-            .arg(1)
-            .ignore()
-            .cmd("RPUSH")
-            .arg(&keys.count)
-            .arg(task_id)
-            .ignore()
-            .cmd("LPUSH")
-            .arg(queue_key)
-            .arg(envelope)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(Enqueue::Counted)
+        let conn = &self.conn;
+        let keys = &keys;
+        let code: i64 = with_retry("enqueue", || async move {
+            ENQUEUE_SCRIPT
+                .key(&keys.stop)
+                .key(&keys.tasks)
+                .key(&keys.count)
+                .key(queue_key)
+                .key(&keys.ledger)
+                .arg(task_id)
+                .arg(envelope)
+                .arg(LEDGER_TTL_SECS)
+                .invoke_async(&mut conn.clone())
+                .await
+        })
+        .await?;
+        Ok(if code == 0 { Enqueue::Stopping } else { Enqueue::Counted })
+    }
+
+    /// Claims the job's `post_job` after [`JobStore::finish`] (or a redelivered task's
+    /// [`JobStore::task_state`]) said the job ended: true when this caller must run it.
+    pub async fn claim_post_job(&self, job: &str, redelivered: bool) -> Result<bool, JobError> {
+        let keys = JobKeys::new(job);
+        let conn = &self.conn;
+        let keys = &keys;
+        let claimed: i64 = with_retry("claim post_job", || async move {
+            CLAIM_POST_JOB_SCRIPT
+                .key(&keys.ledger)
+                .arg(if redelivered { "1" } else { "0" })
+                .invoke_async(&mut conn.clone())
+                .await
+        })
+        .await?;
+        Ok(claimed == 1)
+    }
+
+    /// Records that the job's `post_job` ran.
+    pub async fn post_job_ran(&self, job: &str) -> Result<(), JobError> {
+        let keys = JobKeys::new(job);
+        self.query::<()>("post_job ran", || {
+            let mut p = redis::pipe();
+            p.cmd("HSET").arg(&keys.ledger).arg(POST_JOB_FIELD).arg("ran").ignore();
+            p
+        })
+        .await
     }
 }
 
 impl JobStore for RedisJobStore {
     async fn enqueue(&self, job: &str, task_ids: &[String]) -> Result<Enqueue, JobError> {
         let keys = JobKeys::new(job);
-        let mut conn = self.conn.clone();
         // The stop flag must be read before counting: its value decides whether we count at all.
-        let stop: Option<Vec<u8>> = redis::cmd("GET").arg(&keys.stop).query_async(&mut conn).await?;
+        let (stop,): (Option<Vec<u8>>,) = self
+            .query("GET stop", || {
+                let mut p = redis::pipe();
+                p.cmd("GET").arg(&keys.stop);
+                p
+            })
+            .await?;
         if stop.is_some() {
             return Ok(Enqueue::Stopping);
         }
@@ -189,7 +324,7 @@ impl JobStore for RedisJobStore {
             return Ok(Enqueue::Counted);
         }
         // INCRBY before RPUSH, both before any publish: a fast consumer's DECRBY can then never
-        // see the counter reach 0 early.
+        // see the counter reach 0 early. Not repeated on a lost reply (it would count twice).
         redis::pipe()
             .cmd("INCRBY")
             .arg(&keys.tasks)
@@ -199,59 +334,87 @@ impl JobStore for RedisJobStore {
             .arg(&keys.count)
             .arg(task_ids)
             .ignore()
-            .query_async::<()>(&mut conn)
+            .query_async::<()>(&mut self.conn.clone())
             .await?;
         Ok(Enqueue::Counted)
     }
 
-    async fn finish(&self, job: &str, task_id: &str, outcome: TaskOutcome) -> Result<Finished, JobError> {
+    async fn finish(
+        &self,
+        job: &str,
+        task_id: &str,
+        attempt: &str,
+        outcome: TaskOutcome,
+    ) -> Result<Finished, JobError> {
         let keys = JobKeys::new(job);
-        let mut conn = self.conn.clone();
-        // on_failure's INCRBY, after_return's DECRBY, the `periodic()` read and the RPUSH to
-        // `dequeue:/`, in one transaction: a worker killed in between cannot leave a decrement
-        // without its `dequeue:/` entry, which is how a redelivered message is recognised as
-        // already finished ([`JobStore::already_finished`]). The reference reads `periodic` only
-        // when the count hit 0 and pushes to `dequeue:/` after the cleanup; neither is visible.
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        if outcome == TaskOutcome::Failed {
-            pipe.cmd("INCRBY").arg(&keys.failures).arg(1).ignore();
-        }
-        pipe.cmd("DECRBY").arg(&keys.tasks).arg(1);
-        pipe.cmd("LRANGE").arg(PERIODIC).arg(0).arg(-1);
-        pipe.cmd("RPUSH").arg(&keys.dequeue).arg(task_id).ignore();
-        let (remaining, periodic): (i64, Vec<Vec<u8>>) = pipe.query_async(&mut conn).await?;
-        let done = remaining == 0 && !periodic.iter().any(|n| n == job.as_bytes());
-        if !done {
-            return Ok(Finished { remaining, done, cleanup_files: Vec::new() });
-        }
-        // cleanup(). It re-reads `periodic` to pick the list to LREM from; we just read it and
-        // the job was not in it, so it is `singlepass`.
-        let (cleanup,): (Option<Vec<u8>>,) = redis::pipe()
-            .cmd("GET")
-            .arg(&keys.cleanup)
-            .cmd("LREM")
-            .arg(SINGLEPASS)
-            .arg(1)
-            .arg(job)
-            .ignore()
-            .cmd("DEL")
-            .arg(&keys.cleanup)
-            .ignore()
-            .query_async(&mut conn)
+        // on_failure's INCRBY, after_return's DECRBY, the `periodic()` read, the RPUSH to
+        // `dequeue:/` and, at the end, the cleanup, in one script, once per task id: a worker
+        // killed in between cannot leave a decrement half done, and a second message of the same
+        // task (a redelivery, a retry published twice) cannot count down twice. The reference
+        // reads `periodic` only when the count hit 0 and pushes to `dequeue:/` after the
+        // cleanup; neither is visible.
+        let conn = &self.conn;
+        let keys = &keys;
+        let failed = if outcome == TaskOutcome::Failed { "1" } else { "0" };
+        let (kind, mine, remaining, cleanup): (String, i64, i64, Option<Vec<u8>>) =
+            with_retry("finish", || async move {
+                FINISH_SCRIPT
+                    .key(&keys.tasks)
+                    .key(&keys.failures)
+                    .key(PERIODIC)
+                    .key(&keys.dequeue)
+                    .key(&keys.cleanup)
+                    .key(SINGLEPASS)
+                    .key(&keys.ledger)
+                    .arg(task_id)
+                    .arg(failed)
+                    .arg(attempt)
+                    .arg(job)
+                    .arg(LEDGER_TTL_SECS)
+                    .invoke_async(&mut conn.clone())
+                    .await
+            })
             .await?;
-        Ok(Finished { remaining, done, cleanup_files: cleanup_files(&keys.cleanup, cleanup.as_deref()) })
+        let ended_job = kind == "d";
+        Ok(Finished {
+            remaining,
+            done: ended_job && mine == 1,
+            ended_by_another: ended_job && mine == 0,
+            duplicate: mine == 0,
+            cleanup_files: cleanup_files(&keys.cleanup, cleanup.as_deref()),
+        })
     }
 
-    async fn already_finished(&self, job: &str, task_id: &str) -> Result<bool, JobError> {
+    async fn task_state(&self, job: &str, task_id: &str) -> Result<TaskState, JobError> {
         let keys = JobKeys::new(job);
-        let position: Option<i64> =
-            redis::cmd("LPOS").arg(&keys.dequeue).arg(task_id).query_async(&mut self.conn.clone()).await?;
-        Ok(position.is_some())
+        let (state,): (Option<String>,) = self
+            .query("task state", || {
+                let mut p = redis::pipe();
+                p.cmd("HGET").arg(&keys.ledger).arg(task_id);
+                p
+            })
+            .await?;
+        match state.as_deref().and_then(|s| s.chars().next()) {
+            Some('d') => return Ok(TaskState::Finished { ended_job: true }),
+            Some('f') => return Ok(TaskState::Finished { ended_job: false }),
+            Some(_) => return Ok(TaskState::NotFinished),
+            None => {}
+        }
+        // Not in the ledger: enqueued by a Python peer; a Python worker may have finished it.
+        let (position,): (Option<i64>,) = self
+            .query("LPOS dequeue", || {
+                let mut p = redis::pipe();
+                p.cmd("LPOS").arg(&keys.dequeue).arg(task_id);
+                p
+            })
+            .await?;
+        Ok(if position.is_some() { TaskState::Finished { ended_job: false } } else { TaskState::NotFinished })
     }
 
     async fn record_retry(&self, job: &str) -> Result<(), JobError> {
         let keys = JobKeys::new(job);
+        // Not repeated on a lost reply: the retries counter is informational, a lost increment
+        // is better than a doubled one.
         redis::cmd("INCRBY").arg(&keys.retries).arg(1).query_async::<()>(&mut self.conn.clone()).await?;
         Ok(())
     }
@@ -262,51 +425,71 @@ impl JobStore for RedisJobStore {
 
     async fn is_done(&self, job: &str) -> Result<bool, JobError> {
         let keys = JobKeys::new(job);
-        let tasks: Option<Vec<u8>> =
-            redis::cmd("GET").arg(&keys.tasks).query_async(&mut self.conn.clone()).await?;
+        let (tasks,): (Option<Vec<u8>>,) = self
+            .query("GET tasks", || {
+                let mut p = redis::pipe();
+                p.cmd("GET").arg(&keys.tasks);
+                p
+            })
+            .await?;
         Ok(matches!(parse_int_value(&keys.tasks, tasks.as_deref())?, None | Some(0)))
     }
 
-    async fn start_pass(&self, job: &str, now: f64) -> Result<PassStart, JobError> {
+    async fn start_pass(&self, job: &str, now: f64, first_task: Option<&str>) -> Result<PassStart, JobError> {
         let keys = JobKeys::new(job);
-        let mut conn = self.conn.clone();
-        let (periodic, tasks): (Vec<Vec<u8>>, Option<Vec<u8>>) = redis::pipe()
-            .cmd("LRANGE")
-            .arg(PERIODIC)
-            .arg(0)
-            .arg(-1)
-            .cmd("GET")
-            .arg(&keys.tasks)
-            .query_async(&mut conn)
+        let (periodic, tasks, started): (Vec<Vec<u8>>, Option<Vec<u8>>, bool) = self
+            .query("pass check", || {
+                let mut p = redis::pipe();
+                p.cmd("LRANGE").arg(PERIODIC).arg(0).arg(-1).cmd("GET").arg(&keys.tasks);
+                p.cmd("HEXISTS").arg(&keys.ledger).arg(first_task.unwrap_or(POST_JOB_FIELD));
+                p
+            })
             .await?;
+        if first_task.is_some() && started {
+            // This main task ran before (a redelivery) and its pass is under way: resetting the
+            // counters now would end the job while that pass still runs.
+            return Ok(PassStart::AlreadyStarted);
+        }
         let is_periodic = periodic.iter().any(|n| n == job.as_bytes());
         let done = matches!(parse_int_value(&keys.tasks, tasks.as_deref())?, None | Some(0));
         if is_periodic && !done {
             return Ok(PassStart::Busy);
         }
-        let mut pipe = redis::pipe();
-        for key in keys.reset_keys() {
-            pipe.cmd("DEL").arg(key).ignore();
-        }
         // redis-py stores a float as repr(value).
-        pipe.cmd("SET").arg(&keys.start_time).arg(pyfmt::float_repr(now)).ignore();
-        pipe.query_async::<()>(&mut conn).await?;
+        let start = pyfmt::float_repr(now);
+        self.query::<()>("start pass", || {
+            let mut pipe = redis::pipe();
+            for key in keys.pass_keys() {
+                pipe.cmd("DEL").arg(key).ignore();
+            }
+            pipe.cmd("SET").arg(&keys.start_time).arg(&start).ignore();
+            pipe
+        })
+        .await?;
         Ok(PassStart::Started)
     }
 
     async fn sync_time(&self, sync_key: &str) -> Result<Option<f64>, JobError> {
         let key = keys::sync_time_key(sync_key);
-        let value: Option<Vec<u8>> = redis::cmd("GET").arg(&key).query_async(&mut self.conn.clone()).await?;
+        let (value,): (Option<Vec<u8>>,) = self
+            .query("GET sync_time", || {
+                let mut p = redis::pipe();
+                p.cmd("GET").arg(&key);
+                p
+            })
+            .await?;
         parse_float_value(&key, value.as_deref())
     }
 
     async fn set_sync_time(&self, sync_key: &str, t: f64) -> Result<(), JobError> {
-        redis::cmd("SET")
-            .arg(keys::sync_time_key(sync_key))
-            .arg(pyfmt::float_repr(t))
-            .query_async::<()>(&mut self.conn.clone())
-            .await?;
-        Ok(())
+        let key = keys::sync_time_key(sync_key);
+        let value = pyfmt::float_repr(t);
+        self.query::<()>("SET sync_time", || {
+            let mut p = redis::pipe();
+            p.cmd("SET").arg(&key).arg(&value).ignore();
+            p
+        })
+        .await
     }
 
     async fn summary(&self, job: &str, now: f64) -> Result<JobSummary, JobError> {

@@ -56,7 +56,9 @@ pub use error::{OpsError, Result};
 pub use options::{ALLOW_REDIRECT, open_options, sync_options};
 pub use register::{ReplicaState, register_file, replica_state, update_metadata};
 pub use resources::child_of;
-pub use transfer::{append_to_data_object, data_object_size, default_put_threads, sync_file, upload_file};
+pub use transfer::{
+    append_to_data_object, data_object_size, default_put_threads, object_matches_file, sync_file, upload_file,
+};
 
 /// The existence check of `sync_data_from_file`: whether a data object is at `entry.target`;
 /// when none is, a collection there is an error.

@@ -48,7 +48,7 @@ impl Default for Settings {
 /// The shared state of the ingest tasks. One per worker process.
 pub struct IngestApp {
     pub store: RedisJobStore,
-    pub redis: redis::aio::MultiplexedConnection,
+    pub redis: crate::state_conn::StateConn,
     pub locks: Locks,
     pub handlers: HandlerRuntime,
     pub log: JobLog,
@@ -72,8 +72,7 @@ impl IngestApp {
         log: JobLog,
         settings: Settings,
     ) -> Result<Arc<Self>, redis::RedisError> {
-        let client = redis::Client::open(redis_url)?;
-        let conn = client.get_multiplexed_async_connection().await?;
+        let (client, conn) = crate::state_conn::connect(redis_url).await?;
         Ok(Arc::new(IngestApp {
             store: RedisJobStore::new(conn.clone()),
             redis: conn.clone(),
@@ -97,8 +96,10 @@ impl IngestApp {
         let module = reference_module_name(job, key).ok_or_else(|| {
             Failure::new("IndexError", format!("event handler key {key:?} has no '::<uuid>' part"))
         })?;
-        let mut conn = self.redis.clone();
-        let source: Option<Vec<u8>> = conn.get(key).await?;
+        let conn = &self.redis;
+        let source: Option<Vec<u8>> =
+            crate::state_conn::with_retry("GET event handler", || async move { conn.clone().get(key).await })
+                .await?;
         let source = source.ok_or_else(|| {
             Failure::runtime(format!("event handler key {key:?} is not in Redis (was the job stopped?)"))
         })?;

@@ -26,6 +26,9 @@ pub struct Failure {
     pub repr: Option<String>,
     /// `repr()`s of the traceback's frames (the reference logs `traceback.extract_tb(...)`).
     pub frames: Vec<String>,
+    /// Redis (job state or locks) was unreachable for longer than an outage is waited out: the
+    /// task is put back to run again, not failed or retried as the handler's failure.
+    pub transient: bool,
 }
 
 impl Failure {
@@ -36,7 +39,13 @@ impl Failure {
             traceback: None,
             repr: None,
             frames: Vec::new(),
+            transient: false,
         }
+    }
+
+    fn outage(mut self, transient: bool) -> Self {
+        self.transient = transient;
+        self
     }
 
     /// The reference raises a bare `Exception` for its own checks.
@@ -121,6 +130,7 @@ impl From<HandlerError> for Failure {
                 traceback: Some(exception.traceback.clone()),
                 repr: Some(exception.repr.clone()),
                 frames: exception.frames.clone(),
+                transient: false,
             };
         }
         if let HandlerError::Operation { error: OperationError { message, irods_code: Some(code) }, .. } =
@@ -144,7 +154,7 @@ impl From<HandlerError> for Failure {
             HandlerError::Operation { error, .. } => error.message.clone(),
             _ => error.exception().map_or_else(|| error.to_string(), |e| e.message.clone()),
         };
-        Failure { exc_type, message, traceback, repr: None, frames: Vec::new() }
+        Failure { exc_type, message, traceback, repr: None, frames: Vec::new(), transient: false }
     }
 }
 
@@ -181,13 +191,20 @@ impl From<PathError> for Failure {
 
 impl From<JobError> for Failure {
     fn from(error: JobError) -> Self {
-        Failure::new("RuntimeError", error.to_string())
+        let transient = match &error {
+            JobError::Redis(e) => crate::state_conn::is_transient(e),
+            JobError::Lock(LockError::Redis { source, .. }) => crate::state_conn::is_transient(source),
+            _ => false,
+        };
+        Failure::new("RuntimeError", error.to_string()).outage(transient)
     }
 }
 
 impl From<LockError> for Failure {
     fn from(error: LockError) -> Self {
-        Failure::new("RuntimeError", error.to_string())
+        let transient =
+            matches!(&error, LockError::Redis { source, .. } if crate::state_conn::is_transient(source));
+        Failure::new("RuntimeError", error.to_string()).outage(transient)
     }
 }
 
@@ -199,7 +216,8 @@ impl From<irods_proto::Error> for Failure {
 
 impl From<redis::RedisError> for Failure {
     fn from(error: redis::RedisError) -> Self {
-        Failure::new("RuntimeError", format!("redis: {error}"))
+        let transient = crate::state_conn::is_transient(&error);
+        Failure::new("RuntimeError", format!("redis: {error}")).outage(transient)
     }
 }
 

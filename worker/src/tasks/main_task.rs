@@ -110,7 +110,15 @@ async fn pass(run: &TaskRun, source: &Source) -> Result<(), Failure> {
         handler.pre_job(&run.meta, &run.limits).await?;
     }
     run.log(&run.meta, Level::Info, "***************** restart *****************", PyDict::new());
-    match run.app.store.start_pass(&job, time_time()).await? {
+    // The pass's first task gets an id derived from this message, so a redelivery of it sees
+    // that its pass started and does not reset the counters under it.
+    let first = run.stable_child_id("first sync_path").unwrap_or_else(super::run::uuid1);
+    let start = run.app.store.start_pass(&job, time_time(), Some(first.as_str())).await?;
+    match start {
+        PassStart::AlreadyStarted => {
+            run.log(&run.meta, Level::Info, "pass already started by an earlier delivery", PyDict::new());
+            Ok(())
+        }
         PassStart::Started => {
             run.log(
                 &run.meta,
@@ -122,7 +130,7 @@ async fn pass(run: &TaskRun, source: &Source) -> Result<(), Failure> {
             child.insert("task", source.sync_path_label);
             let path_queue = meta.path_queue()?.to_owned();
             child.insert("queue_name", path_queue);
-            run.enqueue(&handler, source.sync_path, child).await
+            run.enqueue_as(&handler, source.sync_path, child, first).await
         }
         PassStart::Busy => {
             run.log(

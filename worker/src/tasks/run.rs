@@ -14,7 +14,7 @@ use super::app::IngestApp;
 use super::failure::Failure;
 use super::joblog::Level;
 use crate::fields;
-use crate::job::{Enqueue, JobStore, TaskOutcome};
+use crate::job::{Enqueue, JobStore, TaskOutcome, TaskState};
 use crate::meta::Meta;
 
 /// Everything a task body needs.
@@ -31,6 +31,13 @@ pub struct TaskRun {
     /// `None`, and get the whole chunk back only where Python sees the meta (the reference's hooks
     /// see it), so the per-entry copies stay small.
     chunk: Option<Arc<PyValue>>,
+    /// Unique per run: tells the job store a repeat of this run's bookkeeping (after a lost
+    /// reply) from another run of the same task id.
+    attempt: String,
+    /// The message's delivery tag (empty outside a broker).
+    delivery_tag: String,
+    /// The message may have run before: a redelivery or a retry.
+    may_have_run: bool,
 }
 
 impl TaskRun {
@@ -62,7 +69,23 @@ impl TaskRun {
         let limits =
             CallLimits { soft_deadline: soft.map(|s| Instant::now() + s), terminate: Some(terminate) };
         let chunk = meta.get("chunk").cloned().map(Arc::new);
-        Ok(TaskRun { app, ctx, meta, limits, retry_meta: Default::default(), chunk })
+        Ok(TaskRun {
+            app,
+            ctx,
+            meta,
+            limits,
+            retry_meta: Default::default(),
+            chunk,
+            attempt: uuid::Uuid::new_v4().simple().to_string(),
+            delivery_tag: req.delivery_tag.clone(),
+            may_have_run: req.redelivered || req.retries > 0,
+        })
+    }
+
+    /// Whether this message may have run before (a redelivery or a retry): its first attempt may
+    /// have left work half done.
+    pub fn may_have_run(&self) -> bool {
+        self.may_have_run
     }
 
     /// The shared chunk, for closures that outlive a borrow of the run.
@@ -107,13 +130,34 @@ impl TaskRun {
     /// (`INCRBY tasks:/`, `RPUSH count:/`) and publish it to `meta["queue_name"]` with a uuid1 id
     /// and the handler's `timeout()` as soft time limit.
     pub async fn enqueue(&self, handler: &Handler, task_name: &str, meta: PyDict) -> Result<(), Failure> {
+        self.enqueue_as(handler, task_name, meta, uuid1()).await
+    }
+
+    /// A deterministic id for the one child `purpose` names, the same for every delivery of this
+    /// message and different for every other message: a redelivered run that enqueues it again
+    /// enqueues nothing (the ledger knows the id). `None` outside a broker.
+    pub fn stable_child_id(&self, purpose: &str) -> Option<String> {
+        if self.delivery_tag.is_empty() {
+            return None;
+        }
+        let name = format!("{}\n{}\n{purpose}", self.ctx.id(), self.delivery_tag);
+        Some(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes()).to_string())
+    }
+
+    /// [`TaskRun::enqueue`] with the child's id chosen by the caller.
+    pub async fn enqueue_as(
+        &self,
+        handler: &Handler,
+        task_name: &str,
+        meta: PyDict,
+        id: String,
+    ) -> Result<(), Failure> {
         let m = Meta::from_dict(&meta);
         let job = m.job_name()?.to_owned();
         let queue = m.queue_name()?.to_owned();
         let label = fields!["task" => m.get("task").cloned().unwrap_or(PyValue::Null),
                             "path" => m.get("path").cloned().unwrap_or(PyValue::Null),
                             "job_name" => job.as_str()];
-        let id = uuid1();
         let timeout = if handler.capabilities().has_override(Override::Timeout) {
             handler.timeout(&meta, &self.limits).await?
         } else {
@@ -197,14 +241,22 @@ where
     Fut: std::future::Future<Output = Result<(), Failure>>,
 {
     let run = Arc::new(TaskRun::new(app, &req, ctx)?);
-    if req.redelivered
+    if run.may_have_run
         && let Ok(job) = run.meta().job_name()
-        && run.app.store.already_finished(job, run.ctx.id()).await.unwrap_or(false)
     {
-        // A worker finished this task and died before acknowledging it: counting it again would
-        // end the job early.
-        tracing::warn!(task = %req.name, id = %req.id, job, "redelivered task had already finished; not run again");
-        return Ok(PyValue::Null);
+        // A worker finished this task and died before acknowledging it, or its retry was
+        // published twice: running and counting it again would end the job early.
+        match run.app.store.task_state(job, run.ctx.id()).await {
+            Ok(TaskState::NotFinished) => {}
+            Ok(TaskState::Finished { ended_job }) => {
+                tracing::warn!(task = %req.name, id = %req.id, job, "task had already finished; not run again");
+                if ended_job {
+                    run_post_job(&run, job, true).await;
+                }
+                return Ok(PyValue::Null);
+            }
+            Err(e) => return Err(requeue(&req, &format!("cannot read the job state: {e}"))),
+        }
     }
     let outcome = body(run.clone()).await;
     let meta = Meta::from_dict(&run.meta);
@@ -220,12 +272,17 @@ where
     let error = match outcome {
         Ok(()) => {
             run.log(&run.meta, Level::Info, "succeeded_task", label(fields!["retval" => PyValue::Null]));
-            finish(&run, &job, TaskOutcome::Succeeded, &base).await;
+            finish(&run, &job, TaskOutcome::Succeeded, &base).await.map_err(|why| requeue(&req, &why))?;
             return Ok(PyValue::Null);
         }
         Err(error) => error,
     };
     let failure = error;
+    if failure.transient {
+        // Redis stayed away longer than the state connection's patience: not the handler's
+        // failure, so not one of its retries. The message goes back and runs again.
+        return Err(requeue(&req, &failure.message));
+    }
     let retry_meta = run.retry_meta.lock().unwrap_or_else(|p| p.into_inner()).take();
     if let Some(countdown) = retry_countdown(&run).await {
         let exc =
@@ -242,8 +299,15 @@ where
     }
     run.log(&run.meta, Level::Error, "failed_task", label(failure.log_fields()));
     tracing::error!(task = %req.name, id = %req.id, job, error = %failure, "task failed");
-    finish(&run, &job, TaskOutcome::Failed, &base).await;
+    finish(&run, &job, TaskOutcome::Failed, &base).await.map_err(|why| requeue(&req, &why))?;
     Err(TaskError::Failure(failure.to_task_failure()))
+}
+
+/// The message goes back to its queue to run again later: the job state could not be read or
+/// written for longer than an outage is waited out.
+fn requeue(req: &TaskRequest, why: &str) -> TaskError {
+    tracing::error!(task = %req.name, id = %req.id, why, "job state unavailable; the task goes back to its queue");
+    TaskError::Reject { requeue: true, reason: why.to_owned() }
 }
 
 /// Celery's retry rule with the handler's `max_retries()` (None = unlimited) and `delay()`:
@@ -284,29 +348,55 @@ fn with_fields(base: &PyDict, extra: PyDict) -> PyDict {
     d
 }
 
-async fn finish(run: &TaskRun, job: &str, outcome: TaskOutcome, base: &PyDict) {
+async fn finish(run: &TaskRun, job: &str, outcome: TaskOutcome, base: &PyDict) -> Result<(), String> {
     run.log(&run.meta, Level::Info, "decr_job_name", with_fields(base, fields!["retval" => PyValue::Null]));
-    let finished = match run.app.store.finish(job, run.ctx.id(), outcome).await {
-        Ok(finished) => finished,
-        Err(e) => {
-            tracing::error!(job, error = %e, "could not record the end of the task in Redis");
-            return;
-        }
-    };
+    let finished = run
+        .app
+        .store
+        .finish(job, run.ctx.id(), &run.attempt, outcome)
+        .await
+        .map_err(|e| format!("could not record the end of the task: {e}"))?;
+    if finished.duplicate {
+        tracing::warn!(
+            job,
+            id = run.ctx.id(),
+            "another run of this task had already finished it; not counted again"
+        );
+    }
     if !finished.cleanup_files.is_empty() {
         tracing::warn!(job, files = ?finished.cleanup_files, "cleanup:/ named files; not removing them");
     }
     if finished.done {
         tracing::info!(job, "job done");
-        match run.handler().await {
-            Ok(handler) if handler.capabilities().has_override(Override::PostJob) => {
-                if let Err(e) = handler.post_job(&run.meta, &CallLimits::none()).await {
-                    tracing::error!(job, error = %e, "post_job raised");
-                    run.log(&run.meta, Level::Error, "post_job failed", fields!["exc" => e.to_string()]);
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(job, error = %e, "cannot load the handler for post_job"),
+    }
+    if finished.done || finished.ended_by_another {
+        run_post_job(run, job, run.may_have_run).await;
+    }
+    Ok(())
+}
+
+/// The handler's `post_job`, once per job: whoever claims it in the ledger runs it (a
+/// redelivery may take over a claim whose holder died before it was done).
+async fn run_post_job(run: &TaskRun, job: &str, redelivered: bool) {
+    match run.app.store.claim_post_job(job, redelivered).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(job, error = %e, "cannot claim post_job; it does not run");
+            return;
         }
+    }
+    match run.handler().await {
+        Ok(handler) if handler.capabilities().has_override(Override::PostJob) => {
+            if let Err(e) = handler.post_job(&run.meta, &CallLimits::none()).await {
+                tracing::error!(job, error = %e, "post_job raised");
+                run.log(&run.meta, Level::Error, "post_job failed", fields!["exc" => e.to_string()]);
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(job, error = %e, "cannot load the handler for post_job"),
+    }
+    if let Err(e) = run.app.store.post_job_ran(job).await {
+        tracing::warn!(job, error = %e, "could not record that post_job ran");
     }
 }

@@ -345,9 +345,23 @@ pub(super) async fn sync_data_from_file(
     let m = Meta::from_dict(meta);
     let entry = FileEntry::from_meta(&m)?;
     let mut conn = pool.get().await?;
-    let exists =
+    let mut exists =
         if m.initial_ingest() { false } else { ops::check_not_collection(&mut conn, &entry).await? };
     let op = operation(run, handler, meta).await?;
+    // A task that may have run before (a redelivery after a kill, a retry) may find the object
+    // its first attempt was writing when it was cut: whole only if sizes (and, where the
+    // decision below would keep or extend the object, the content) match. A cut one is uploaded
+    // again from the start, as the first attempt meant to.
+    if exists
+        && content
+        && op.is_put()
+        && source == DataSource::Filesystem
+        && run.may_have_run()
+        && !ops::object_matches_file(&mut conn, &entry, op != Operation::PutSync).await?
+    {
+        tracing::warn!(target = %entry.target, "an earlier attempt left this object incomplete; uploading it again");
+        exists = false;
+    }
     let replica = if ops::needs_replica_check(op, exists) {
         let resource = if handler.capabilities().has_override(Override::ToResource) {
             let resource =

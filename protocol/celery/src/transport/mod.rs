@@ -18,7 +18,7 @@ pub use ack::{RestoreEnd, RestoreOutcome, unix_now};
 pub use broker::{Broker, TransportOptions};
 pub use consumer::{QueueConsumer, QueueCycle, Taken};
 pub use names::{DEAD_LETTER_LIST, DEFAULT_PRIORITY_STEPS, DEFAULT_SEP, KeyNames};
-pub use peers::{PEERS_HASH, node_of};
+pub use peers::{EPOCH_KEY, Epoch, PEERS_HASH, node_of};
 pub use url::{RedisUrl, SentinelUrl, redact, resolve_sentinel};
 
 /// Failures of the transport: the broker connection or a bad URL. Malformed messages are not

@@ -33,6 +33,10 @@ use super::{Broker, TransportError};
 /// The hash of live announcements: instance → Unix time of the last one.
 pub const PEERS_HASH: &str = "celery-proto.peers";
 
+/// A random value every worker of the fleet agrees on while Redis keeps its data: a Redis that
+/// restarted without persistence comes back without it, and the first worker to notice says so.
+pub const EPOCH_KEY: &str = "celery-proto.epoch";
+
 /// How long a recovery claim lasts if the recovering worker dies in the middle of it.
 const CLAIM_EXPIRY_MS: u64 = 15_000;
 
@@ -79,7 +83,40 @@ fn claim_key(broker: &Broker, instance: &str) -> String {
     broker.names().key(&format!("celery-proto.recovering:{instance}"))
 }
 
+/// What [`Broker::check_epoch`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Epoch {
+    /// The value this worker knew (or, at its first check, the fleet's).
+    Same,
+    /// The key was gone or different: Redis lost its data since the last check.
+    Lost,
+}
+
 impl Broker {
+    /// Compares the fleet's epoch with `known` (the value of the last check; `None` at start,
+    /// when it is adopted or created). Creates a new one after a loss.
+    pub async fn check_epoch(&self, known: &mut Option<String>) -> Result<Epoch, TransportError> {
+        let key = self.names().key(EPOCH_KEY);
+        let mut conn = self.conn();
+        let current: Option<String> = conn.get(&key).await?;
+        match (current, known.as_deref()) {
+            (Some(current), Some(known_value)) if current == known_value => Ok(Epoch::Same),
+            (Some(current), None) => {
+                *known = Some(current);
+                Ok(Epoch::Same)
+            }
+            (current, previous) => {
+                let lost = previous.is_some();
+                let fresh = uuid::Uuid::new_v4().simple().to_string();
+                let _: Option<String> =
+                    redis::cmd("SET").arg(&key).arg(&fresh).arg("NX").query_async(&mut conn).await?;
+                let adopted: Option<String> = conn.get(&key).await?;
+                *known = adopted.or(Some(fresh));
+                Ok(if lost || current.is_some() { Epoch::Lost } else { Epoch::Same })
+            }
+        }
+    }
+
     /// Announces this instance as alive. Returns false when its announcement had vanished,
     /// that is when another worker took it for dead and handed its messages to the fleet.
     pub async fn announce_peer(&self) -> Result<bool, TransportError> {

@@ -46,6 +46,7 @@ impl Delivery {
             queue: facts.routing_key.clone(),
             priority: facts.priority,
             redelivered: envelope.redelivered(),
+            delivery_tag: facts.tag.clone(),
         };
         Ok(Self { tag: facts.tag, exchange: facts.exchange, envelope, headers, request, permit: None })
     }

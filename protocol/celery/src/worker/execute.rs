@@ -244,8 +244,17 @@ async fn republish_for_retry(w: &Arc<Inner>, d: &Delivery, retry: &RetryRequest)
         replace_args(&mut envelope, args)?;
     }
     envelope.set_delivery_tag(&uuid::Uuid::new_v4().to_string());
-    w.producer
-        .send_raw(&d.request.queue, d.request.priority, &envelope.to_bytes())
+    let raw = envelope.to_bytes();
+    w.producer.declare_once(&d.request.queue).await.map_err(|e| e.to_string())?;
+    // Repeated through a Redis outage: a repeat after a lost reply publishes the retry twice,
+    // which the task's own bookkeeping must tolerate (same id, same retry count); losing it
+    // would lose the task.
+    let (broker, raw) = (&w.broker, &raw);
+    broker
+        .retrying(
+            "publish retry",
+            || async move { broker.push(&d.request.queue, d.request.priority, raw).await },
+        )
         .await
         .map_err(|e| e.to_string())
 }

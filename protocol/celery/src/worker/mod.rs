@@ -202,6 +202,10 @@ impl Worker {
         // process is seen by the fleet; earlier lives of this node are recovered first, so that
         // what they took and held runs again now, not after a timeout.
         w.broker.announce_peer().await?;
+        let mut epoch = None;
+        if let Err(e) = w.broker.check_epoch(&mut epoch).await {
+            warn!(error = %e, "could not read the fleet's epoch");
+        }
         let earlier_lives_recovered =
             match w.broker.recover_dead_peers(Some(w.nodename()), w.config.dead_peer_after).await {
                 Ok(n) => {
@@ -220,7 +224,7 @@ impl Worker {
         let heartbeat = tokio::spawn(heartbeat_loop(w.clone(), background.clone()));
         let restorer = tokio::spawn(restore_loop(w.clone(), background.clone()));
         let refresher = tokio::spawn(refresh_loop(w.clone(), background.clone()));
-        let peers = tokio::spawn(peer_loop(w.clone(), background.clone(), earlier_lives_recovered));
+        let peers = tokio::spawn(peer_loop(w.clone(), background.clone(), earlier_lives_recovered, epoch));
 
         let (ready_tx, ready_rx) = tokio::sync::mpsc::unbounded_channel();
         let consumer = tokio::spawn(consume::consume_loop(w.clone(), ready_tx));
@@ -314,7 +318,12 @@ async fn restore_loop(w: Arc<Inner>, stop: CancellationToken) {
 /// Announce this worker; recover the messages of announced workers that went silent. The
 /// announcement comes at least four times per dead-peer limit, so a live worker is never taken
 /// for dead on a single late tick.
-async fn peer_loop(w: Arc<Inner>, stop: CancellationToken, mut earlier_lives_recovered: bool) {
+async fn peer_loop(
+    w: Arc<Inner>,
+    stop: CancellationToken,
+    mut earlier_lives_recovered: bool,
+    mut epoch: Option<String>,
+) {
     let dead_after = w.config.dead_peer_after;
     let every = match dead_after {
         Some(limit) => w.config.heartbeat_interval.min(limit / 4),
@@ -326,8 +335,22 @@ async fn peer_loop(w: Arc<Inner>, stop: CancellationToken, mut earlier_lives_rec
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
+        let data_lost = match w.broker.check_epoch(&mut epoch).await {
+            Ok(crate::transport::Epoch::Lost) => {
+                error!(
+                    "Redis lost its data (restarted without persistence?): messages queued and job state written before are gone; jobs that were running cannot end and must be started again"
+                );
+                true
+            }
+            Ok(crate::transport::Epoch::Same) => false,
+            Err(e) => {
+                warn!(error = %e, "could not read the fleet's epoch");
+                false
+            }
+        };
         match w.broker.announce_peer().await {
             Ok(true) => {}
+            Ok(false) if data_lost => {}
             Ok(false) => error!(
                 instance = w.broker.instance(),
                 "this worker's announcement had vanished: another worker took it for dead (raise --dead-worker-after; what it held may run twice) or Redis lost its data"

@@ -33,6 +33,10 @@ pub struct TaskRequest {
     pub priority: i64,
     /// kombu marked the message as restored after an earlier delivery.
     pub redelivered: bool,
+    /// The message's delivery tag: the same for every delivery of one message (a restore keeps
+    /// it), new for every message (a retry, a periodic task's next firing). Empty when the task
+    /// did not come from a broker.
+    pub delivery_tag: String,
 }
 
 impl TaskRequest {
