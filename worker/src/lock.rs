@@ -20,6 +20,12 @@
 //!   a waiter that was woken and then went away) cannot block a Rust waiter forever.
 //! * No `GET` before acquiring: python-redis-lock does one to refuse re-acquiring through the same
 //!   object; every acquire here uses a fresh id.
+//! * An expiring lock is registered, in the step that takes it, in the sorted set
+//!   [`RUST_LOCKS_KEY`] with the time its TTL runs out (moved on at every renewal). A Python
+//!   waiter blocks on the signal list without a timeout; if a Rust holder dies, its key expires
+//!   but nobody signals. [`Locks::wake_orphaned_waiters`] (run every few seconds by each worker)
+//!   finds registered locks past their time whose key is gone and pushes the signal the holder
+//!   would have pushed, so the Python waiter wakes and takes the lock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,6 +68,39 @@ pub const EXTEND_SCRIPT: &str = concat!(
     "        return 0\n",
     "    end\n",
 );
+
+/// The sorted set of expiring locks taken by Rust workers: name → when its TTL runs out.
+pub const RUST_LOCKS_KEY: &str = "irods_ingest_rust_locks";
+
+/// `SET lock:<name> <id> EX <s> NX` and, if it took the lock, its registration, in one step.
+/// KEYS: the lock key, [`RUST_LOCKS_KEY`]. ARGV: id, seconds, expiry time, name.
+const ACQUIRE_EXPIRING_SCRIPT: &str = r#"
+if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  return 1
+end
+return 0
+"#;
+
+/// For every registered lock whose time passed: if its key is gone, push the signal its holder
+/// would have pushed on release; forget the registration either way (a live holder's renewal
+/// keeps its time ahead). KEYS: [`RUST_LOCKS_KEY`]. ARGV: now, signal expiry (ms), how many
+/// at most. Returns how many waiters were signalled.
+const WAKE_ORPHANED_SCRIPT: &str = r#"
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local woken = 0
+for _, name in ipairs(due) do
+  if redis.call('EXISTS', 'lock:' .. name) == 0 then
+    local signal = 'lock-signal:' .. name
+    redis.call('DEL', signal)
+    redis.call('LPUSH', signal, 1)
+    redis.call('PEXPIRE', signal, ARGV[2])
+    woken = woken + 1
+  end
+  redis.call('ZREM', KEYS[1], name)
+end
+return woken
+"#;
 
 /// How long the wake-up list lives after a release (the library's `signal_expire`).
 pub const SIGNAL_EXPIRE_MS: u64 = 1000;
@@ -129,6 +168,8 @@ pub struct Locks {
     conn: StateConn,
     unlock: Arc<redis::Script>,
     extend: Arc<redis::Script>,
+    acquire_expiring: Arc<redis::Script>,
+    wake_orphaned: Arc<redis::Script>,
 }
 
 impl Locks {
@@ -140,7 +181,24 @@ impl Locks {
             conn,
             unlock: Arc::new(redis::Script::new(UNLOCK_SCRIPT)),
             extend: Arc::new(redis::Script::new(EXTEND_SCRIPT)),
+            acquire_expiring: Arc::new(redis::Script::new(ACQUIRE_EXPIRING_SCRIPT)),
+            wake_orphaned: Arc::new(redis::Script::new(WAKE_ORPHANED_SCRIPT)),
         }
+    }
+
+    /// Signals the waiters of expiring Rust locks whose holder died (see the module doc).
+    /// Returns how many locks were signalled.
+    pub async fn wake_orphaned_waiters(&self) -> Result<usize, LockError> {
+        let woken: i64 = self
+            .wake_orphaned
+            .key(RUST_LOCKS_KEY)
+            .arg(unix_now())
+            .arg(SIGNAL_EXPIRE_MS)
+            .arg(1000)
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(|source| LockError::Redis { name: RUST_LOCKS_KEY.to_owned(), source })?;
+        Ok(woken.max(0) as usize)
     }
 
     /// Waits until the lock is ours. Cancel-safe except in one spot: dropping the future while
@@ -198,15 +256,32 @@ impl Locks {
         let (conn, attempts) = (&self.conn, &attempts);
         state_conn::with_retry("lock", || async move {
             let repeat = attempts.fetch_add(1, Ordering::Relaxed) > 0;
-            // Same argument order as redis-py's `set(name, id, ex=..., nx=True)`.
-            let mut cmd = redis::cmd("SET");
-            cmd.arg(lock_key(name)).arg(id);
-            if let Some(seconds) = options.expire_seconds() {
-                cmd.arg("EX").arg(seconds);
-            }
-            cmd.arg("NX");
-            let reply: Option<String> = cmd.query_async(&mut conn.clone()).await?;
-            if reply.is_some() {
+            let took = match options.expire_seconds() {
+                Some(seconds) => {
+                    let took: i64 = self
+                        .acquire_expiring
+                        .key(lock_key(name))
+                        .key(RUST_LOCKS_KEY)
+                        .arg(id)
+                        .arg(seconds)
+                        .arg(unix_now() + seconds as f64)
+                        .arg(name)
+                        .invoke_async(&mut conn.clone())
+                        .await?;
+                    took == 1
+                }
+                None => {
+                    // Same argument order as redis-py's `set(name, id, nx=True)`.
+                    let reply: Option<String> = redis::cmd("SET")
+                        .arg(lock_key(name))
+                        .arg(id)
+                        .arg("NX")
+                        .query_async(&mut conn.clone())
+                        .await?;
+                    reply.is_some()
+                }
+            };
+            if took {
                 return Ok(true);
             }
             // A repeat after a lost reply finds the key set: by us if it holds our id.
@@ -275,7 +350,14 @@ async fn renew(
             .invoke_async(&mut conn)
             .await;
         match reply {
-            Ok(0) => {}
+            Ok(0) => {
+                let until = unix_now() + seconds as f64;
+                let moved: Result<(), _> =
+                    redis::cmd("ZADD").arg(RUST_LOCKS_KEY).arg(until).arg(&name).query_async(&mut conn).await;
+                if let Err(error) = moved {
+                    tracing::warn!(lock = %name, %error, "could not move the lock's registration on");
+                }
+            }
             Ok(code) => {
                 tracing::error!(lock = %name, code, "lock renewal failed: the lock is no longer ours");
                 lost.store(true, Ordering::SeqCst);
@@ -346,6 +428,10 @@ async fn unlock(conn: &mut StateConn, script: &redis::Script, name: &str, id: &s
         1 => Err(LockError::NotHeld { name: name.to_owned() }),
         other => Err(LockError::UnexpectedReply { name: name.to_owned(), script: "unlock", reply: other }),
     }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Backoff for a lock wait that Redis interrupted: true (after a pause) while the outage is

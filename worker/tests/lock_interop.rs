@@ -169,3 +169,33 @@ async fn rust_waiters_are_woken_by_rust_releases_and_lost_locks_are_reported() {
     assert!(matches!(third.release().await, Err(LockError::NotHeld { .. })));
     assert_eq!(get(&mut conn, "lock:shared").await.as_deref(), Some("someone-else"));
 }
+
+#[tokio::test]
+async fn python_waiter_is_woken_when_a_dead_rust_holders_lock_expires() {
+    let redis = test_support::RedisServer::start();
+    let (locks, mut conn) = locks(&redis.url(0)).await;
+    // A holder that dies: its lock expires after a second, and nobody runs the release script.
+    let options =
+        LockOptions { expire: Some(Duration::from_secs(1)), renew: false, ..LockOptions::default() };
+    let guard = locks.acquire(NAME, options).await.unwrap();
+    std::mem::forget(guard);
+    let mut waiter = PyLocker::spawn(redis.port(), "wait", NAME);
+    assert_eq!(waiter.line().await, "waiting");
+    // python-redis-lock waits for the signal without a timeout: the expiry alone wakes nobody.
+    let early = tokio::time::timeout(Duration::from_millis(2500), waiter.lines.next_line()).await;
+    assert!(early.is_err(), "woken without a signal: {early:?}");
+    assert_eq!(get(&mut conn, "lock:sync_file:/x:/y").await, None, "the key expired");
+
+    assert_eq!(locks.wake_orphaned_waiters().await.unwrap(), 1);
+    let acquired = waiter.line().await;
+    assert!(acquired.starts_with("acquired "), "{acquired}");
+    assert_eq!(waiter.line().await, "released");
+    assert_eq!(locks.wake_orphaned_waiters().await.unwrap(), 0, "the registration is gone");
+
+    // A live, renewed holder is never signalled over.
+    let live = locks.acquire(NAME, LockOptions::expiring(Duration::from_secs(1))).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(locks.wake_orphaned_waiters().await.unwrap(), 0);
+    assert_eq!(get(&mut conn, "lock:sync_file:/x:/y").await.as_deref(), Some(live.id()));
+    live.release().await.unwrap();
+}

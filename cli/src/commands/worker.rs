@@ -129,6 +129,19 @@ async fn serve(
         .await
         .with_context(|| format!("connecting to Redis at {}", redact(&args.broker)))?;
 
+    // Python waiters on a lock whose Rust holder died are woken once its key expired.
+    let locks = app.locks.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            match locks.wake_orphaned_waiters().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(locks = n, "woke the waiters of locks whose holder died"),
+                Err(e) => tracing::debug!(error = %e, "could not check for orphaned locks"),
+            }
+        }
+    });
+
     let mut registry = TaskRegistry::new();
     tasks::register(&mut registry, app);
 
