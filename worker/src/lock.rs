@@ -21,11 +21,14 @@
 //! * No `GET` before acquiring: python-redis-lock does one to refuse re-acquiring through the same
 //!   object; every acquire here uses a fresh id.
 //! * An expiring lock is registered, in the step that takes it, in the sorted set
-//!   [`RUST_LOCKS_KEY`] with the time its TTL runs out (moved on at every renewal). A Python
-//!   waiter blocks on the signal list without a timeout; if a Rust holder dies, its key expires
-//!   but nobody signals. [`Locks::wake_orphaned_waiters`] (run every few seconds by each worker)
-//!   finds registered locks past their time whose key is gone and pushes the signal the holder
-//!   would have pushed, so the Python waiter wakes and takes the lock.
+//!   [`RUST_LOCKS_KEY`] with the time its TTL runs out (moved on at every renewal), and in the hash
+//!   [`RUST_LOCK_OWNERS_KEY`] with its holder: the worker instance (`<node>#<nonce>`, announced in
+//!   the fleet's peers hash while it lives) and the owner id. A holder that dies leaves the lock
+//!   set until its TTL runs out, and then nobody signals: a Python waiter, which blocks on the
+//!   signal list without a timeout, would wait for ever. [`Locks::release_orphaned`] (run every
+//!   few seconds by each worker) releases the registered locks whose holder is no longer announced
+//!   (taken for dead, or restarted under its name) at once, and signals those whose TTL ran out,
+//!   as the holder's own release would have.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,35 +75,77 @@ pub const EXTEND_SCRIPT: &str = concat!(
 /// The sorted set of expiring locks taken by Rust workers: name → when its TTL runs out.
 pub const RUST_LOCKS_KEY: &str = "irods_ingest_rust_locks";
 
+/// The hash of their holders: name → `<instance>\t<owner id>` (instance empty outside a worker).
+pub const RUST_LOCK_OWNERS_KEY: &str = "irods_ingest_rust_lock_owners";
+
 /// `SET lock:<name> <id> EX <s> NX` and, if it took the lock, its registration, in one step.
-/// KEYS: the lock key, [`RUST_LOCKS_KEY`]. ARGV: id, seconds, expiry time, name.
+/// KEYS: the lock key, [`RUST_LOCKS_KEY`], [`RUST_LOCK_OWNERS_KEY`]. ARGV: id, seconds, expiry
+/// time, name, holder (`<instance>\t<id>`).
 const ACQUIRE_EXPIRING_SCRIPT: &str = r#"
 if redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
   return 1
 end
 return 0
 "#;
 
-/// For every registered lock whose time passed: if its key is gone, push the signal its holder
-/// would have pushed on release; forget the registration either way (a live holder's renewal
-/// keeps its time ahead). KEYS: [`RUST_LOCKS_KEY`]. ARGV: now, signal expiry (ms), how many
-/// at most. Returns how many waiters were signalled.
-const WAKE_ORPHANED_SCRIPT: &str = r#"
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+/// python-redis-lock's release (same effects as [`UNLOCK_SCRIPT`]) of a registered lock, with
+/// its registration removed if it is still this holder's. KEYS: lock, signal, [`RUST_LOCKS_KEY`],
+/// [`RUST_LOCK_OWNERS_KEY`]. ARGV: id, signal expiry (ms), name, holder.
+const RELEASE_REGISTERED_SCRIPT: &str = r#"
+if redis.call('HGET', KEYS[4], ARGV[3]) == ARGV[4] then
+  redis.call('ZREM', KEYS[3], ARGV[3])
+  redis.call('HDEL', KEYS[4], ARGV[3])
+end
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 1 end
+redis.call('DEL', KEYS[2])
+redis.call('LPUSH', KEYS[2], 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[1])
+return 0
+"#;
+
+/// Releases the registered locks whose holder instance is no longer in the peers hash, and
+/// signals those whose TTL ran out (their key is gone); either way the registration goes. A
+/// lock someone else took since keeps its key. KEYS: [`RUST_LOCKS_KEY`],
+/// [`RUST_LOCK_OWNERS_KEY`], the peers hash. ARGV: now, signal expiry (ms), how many at most.
+/// Returns how many locks were released or signalled.
+const RELEASE_ORPHANED_SCRIPT: &str = r#"
+local names = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1, 'WITHSCORES')
+local now = tonumber(ARGV[1])
 local woken = 0
-for _, name in ipairs(due) do
-  if redis.call('EXISTS', 'lock:' .. name) == 0 then
-    local signal = 'lock-signal:' .. name
-    redis.call('DEL', signal)
-    redis.call('LPUSH', signal, 1)
-    redis.call('PEXPIRE', signal, ARGV[2])
-    woken = woken + 1
+for i = 1, #names, 2 do
+  local name = names[i]
+  local due = tonumber(names[i + 1]) <= now
+  local holder = redis.call('HGET', KEYS[2], name) or ''
+  local tab = string.find(holder, '\t', 1, true)
+  local instance, id = '', ''
+  if tab then
+    instance = string.sub(holder, 1, tab - 1)
+    id = string.sub(holder, tab + 1)
   end
-  redis.call('ZREM', KEYS[1], name)
+  local dead = instance ~= '' and redis.call('HEXISTS', KEYS[3], instance) == 0
+  if dead or due then
+    local key = 'lock:' .. name
+    local current = redis.call('GET', key)
+    if (not current) or (dead and current == id) then
+      local signal = 'lock-signal:' .. name
+      redis.call('DEL', key)
+      redis.call('DEL', signal)
+      redis.call('LPUSH', signal, 1)
+      redis.call('PEXPIRE', signal, ARGV[2])
+      woken = woken + 1
+    end
+    redis.call('ZREM', KEYS[1], name)
+    redis.call('HDEL', KEYS[2], name)
+  end
 end
 return woken
 "#;
+
+/// The peers hash when no worker said where it is (`celery-proto`'s default key).
+pub const DEFAULT_PEERS_KEY: &str = "celery-proto.peers";
 
 /// How long the wake-up list lives after a release (the library's `signal_expire`).
 pub const SIGNAL_EXPIRE_MS: u64 = 1000;
@@ -169,7 +214,10 @@ pub struct Locks {
     unlock: Arc<redis::Script>,
     extend: Arc<redis::Script>,
     acquire_expiring: Arc<redis::Script>,
-    wake_orphaned: Arc<redis::Script>,
+    release_registered: Arc<redis::Script>,
+    release_orphaned: Arc<redis::Script>,
+    /// The worker instance and the peers hash it is announced in, once the worker knows them.
+    holder: Arc<std::sync::OnceLock<(String, String)>>,
 }
 
 impl Locks {
@@ -182,23 +230,40 @@ impl Locks {
             unlock: Arc::new(redis::Script::new(UNLOCK_SCRIPT)),
             extend: Arc::new(redis::Script::new(EXTEND_SCRIPT)),
             acquire_expiring: Arc::new(redis::Script::new(ACQUIRE_EXPIRING_SCRIPT)),
-            wake_orphaned: Arc::new(redis::Script::new(WAKE_ORPHANED_SCRIPT)),
+            release_registered: Arc::new(redis::Script::new(RELEASE_REGISTERED_SCRIPT)),
+            release_orphaned: Arc::new(redis::Script::new(RELEASE_ORPHANED_SCRIPT)),
+            holder: Arc::default(),
         }
     }
 
-    /// Signals the waiters of expiring Rust locks whose holder died (see the module doc).
-    /// Returns how many locks were signalled.
-    pub async fn wake_orphaned_waiters(&self) -> Result<usize, LockError> {
+    /// Ties the expiring locks taken from now on to `instance`, a worker instance announced in
+    /// the hash `peers_key` while it lives: once it is gone from there, other workers release
+    /// them ([`Locks::release_orphaned`]). Set once; later calls are ignored.
+    pub fn set_holder(&self, instance: &str, peers_key: &str) {
+        let _ = self.holder.set((instance.to_owned(), peers_key.to_owned()));
+    }
+
+    /// Releases the expiring locks whose holder died (see the module doc), signalling their
+    /// waiters. Returns how many locks were released or signalled.
+    pub async fn release_orphaned(&self) -> Result<usize, LockError> {
+        let peers = self.holder.get().map_or(crate::lock::DEFAULT_PEERS_KEY, |(_, key)| key.as_str());
         let woken: i64 = self
-            .wake_orphaned
+            .release_orphaned
             .key(RUST_LOCKS_KEY)
+            .key(RUST_LOCK_OWNERS_KEY)
+            .key(peers)
             .arg(unix_now())
             .arg(SIGNAL_EXPIRE_MS)
-            .arg(1000)
+            .arg(10_000)
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(|source| LockError::Redis { name: RUST_LOCKS_KEY.to_owned(), source })?;
         Ok(woken.max(0) as usize)
+    }
+
+    fn holder_value(&self, id: &str) -> String {
+        let instance = self.holder.get().map_or("", |(instance, _)| instance.as_str());
+        format!("{instance}\t{id}")
     }
 
     /// Waits until the lock is ours. Cancel-safe except in one spot: dropping the future while
@@ -262,10 +327,12 @@ impl Locks {
                         .acquire_expiring
                         .key(lock_key(name))
                         .key(RUST_LOCKS_KEY)
+                        .key(RUST_LOCK_OWNERS_KEY)
                         .arg(id)
                         .arg(seconds)
                         .arg(unix_now() + seconds as f64)
                         .arg(name)
+                        .arg(self.holder_value(id))
                         .invoke_async(&mut conn.clone())
                         .await?;
                     took == 1
@@ -309,11 +376,20 @@ impl Locks {
             ))),
             _ => None,
         };
+        // Expiring locks are registered (see the acquire script) and released with their
+        // registration; the others with the library's own script.
+        let release = match options.expire_seconds() {
+            Some(_) => Release::Registered {
+                script: self.release_registered.clone(),
+                holder: self.holder_value(&id),
+            },
+            None => Release::Library(self.unlock.clone()),
+        };
         LockGuard {
             name: name.to_owned(),
             id,
             conn: self.conn.clone(),
-            unlock: self.unlock.clone(),
+            release,
             renewal,
             lost,
             released: false,
@@ -375,7 +451,7 @@ pub struct LockGuard {
     name: String,
     id: String,
     conn: StateConn,
-    unlock: Arc<redis::Script>,
+    release: Release,
     renewal: Option<tokio::task::JoinHandle<()>>,
     lost: Arc<AtomicBool>,
     released: bool,
@@ -401,22 +477,48 @@ impl LockGuard {
         if let Some(renewal) = self.renewal.take() {
             renewal.abort();
         }
-        unlock(&mut self.conn, &self.unlock, &self.name, &self.id).await
+        unlock(&mut self.conn, &self.release, &self.name, &self.id).await
     }
 }
 
-async fn unlock(conn: &mut StateConn, script: &redis::Script, name: &str, id: &str) -> Result<(), LockError> {
+/// How a guard releases its lock.
+#[derive(Clone)]
+enum Release {
+    /// python-redis-lock's script, byte for byte.
+    Library(Arc<redis::Script>),
+    /// The same effects, and the registration of an expiring lock removed.
+    Registered { script: Arc<redis::Script>, holder: String },
+}
+
+async fn unlock(conn: &mut StateConn, release: &Release, name: &str, id: &str) -> Result<(), LockError> {
     let attempts = std::sync::atomic::AtomicU32::new(0);
     let (conn, attempts) = (&*conn, &attempts);
     let (reply, repeated): (i64, bool) = state_conn::with_retry("unlock", || async move {
         let repeated = attempts.fetch_add(1, Ordering::Relaxed) > 0;
-        let reply: i64 = script
-            .key(lock_key(name))
-            .key(signal_key(name))
-            .arg(id)
-            .arg(SIGNAL_EXPIRE_MS)
-            .invoke_async(&mut conn.clone())
-            .await?;
+        let reply: i64 = match release {
+            Release::Library(script) => {
+                script
+                    .key(lock_key(name))
+                    .key(signal_key(name))
+                    .arg(id)
+                    .arg(SIGNAL_EXPIRE_MS)
+                    .invoke_async(&mut conn.clone())
+                    .await?
+            }
+            Release::Registered { script, holder } => {
+                script
+                    .key(lock_key(name))
+                    .key(signal_key(name))
+                    .key(RUST_LOCKS_KEY)
+                    .key(RUST_LOCK_OWNERS_KEY)
+                    .arg(id)
+                    .arg(SIGNAL_EXPIRE_MS)
+                    .arg(name)
+                    .arg(holder)
+                    .invoke_async(&mut conn.clone())
+                    .await?
+            }
+        };
         Ok((reply, repeated))
     })
     .await
@@ -466,10 +568,10 @@ impl Drop for LockGuard {
             tracing::error!(lock = %self.name, "lock guard dropped outside a runtime; lock stays held");
             return;
         };
-        let (mut conn, script, name, id) =
-            (self.conn.clone(), self.unlock.clone(), self.name.clone(), self.id.clone());
+        let (mut conn, release, name, id) =
+            (self.conn.clone(), self.release.clone(), self.name.clone(), self.id.clone());
         runtime.spawn(async move {
-            if let Err(error) = unlock(&mut conn, &script, &name, &id).await {
+            if let Err(error) = unlock(&mut conn, &release, &name, &id).await {
                 tracing::warn!(lock = %name, %error, "background release of a dropped lock guard failed");
             }
         });

@@ -186,16 +186,44 @@ async fn python_waiter_is_woken_when_a_dead_rust_holders_lock_expires() {
     assert!(early.is_err(), "woken without a signal: {early:?}");
     assert_eq!(get(&mut conn, "lock:sync_file:/x:/y").await, None, "the key expired");
 
-    assert_eq!(locks.wake_orphaned_waiters().await.unwrap(), 1);
+    assert_eq!(locks.release_orphaned().await.unwrap(), 1);
     let acquired = waiter.line().await;
     assert!(acquired.starts_with("acquired "), "{acquired}");
     assert_eq!(waiter.line().await, "released");
-    assert_eq!(locks.wake_orphaned_waiters().await.unwrap(), 0, "the registration is gone");
+    assert_eq!(locks.release_orphaned().await.unwrap(), 0, "the registration is gone");
 
     // A live, renewed holder is never signalled over.
     let live = locks.acquire(NAME, LockOptions::expiring(Duration::from_secs(1))).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(locks.wake_orphaned_waiters().await.unwrap(), 0);
+    assert_eq!(locks.release_orphaned().await.unwrap(), 0);
     assert_eq!(get(&mut conn, "lock:sync_file:/x:/y").await.as_deref(), Some(live.id()));
     live.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dead_holders_locks_are_released_at_once() {
+    let redis = test_support::RedisServer::start();
+    let (locks, mut conn) = locks(&redis.url(0)).await;
+    locks.set_holder("w1@h#abc", "celery-proto.peers");
+    redis::cmd("HSET")
+        .arg("celery-proto.peers")
+        .arg("w1@h#abc")
+        .arg(1.0)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let options =
+        LockOptions { expire: Some(Duration::from_secs(60)), renew: false, ..LockOptions::default() };
+    let guard = locks.acquire(NAME, options).await.unwrap();
+    std::mem::forget(guard);
+    let mut waiter = PyLocker::spawn(redis.port(), "wait", NAME);
+    assert_eq!(waiter.line().await, "waiting");
+    assert_eq!(locks.release_orphaned().await.unwrap(), 0, "the holder is announced: alive");
+    // The fleet takes the holder for dead (its announcement is removed): its lock goes at once,
+    // not after its 60 s TTL.
+    redis::cmd("HDEL").arg("celery-proto.peers").arg("w1@h#abc").query_async::<()>(&mut conn).await.unwrap();
+    assert_eq!(locks.release_orphaned().await.unwrap(), 1);
+    let acquired = waiter.line().await;
+    assert!(acquired.starts_with("acquired "), "{acquired}");
+    assert_eq!(waiter.line().await, "released");
 }

@@ -129,19 +129,7 @@ async fn serve(
         .await
         .with_context(|| format!("connecting to Redis at {}", redact(&args.broker)))?;
 
-    // Python waiters on a lock whose Rust holder died are woken once its key expired.
     let locks = app.locks.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            match locks.wake_orphaned_waiters().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(locks = n, "woke the waiters of locks whose holder died"),
-                Err(e) => tracing::debug!(error = %e, "could not check for orphaned locks"),
-            }
-        }
-    });
-
     let mut registry = TaskRegistry::new();
     tasks::register(&mut registry, app);
 
@@ -172,6 +160,20 @@ async fn serve(
         }
     }
     let worker = Worker::new(config, registry).await.context("starting the worker")?;
+    // The locks this worker takes belong to its instance: once the fleet takes it for dead (or
+    // it restarts under its name), any worker releases them and wakes their waiters, Python ones
+    // included; locks whose TTL ran out are signalled too.
+    locks.set_holder(worker.instance(), &worker.peers_key());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            match locks.release_orphaned().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(locks = n, "released the locks of workers that died"),
+                Err(e) => tracing::debug!(error = %e, "could not check for orphaned locks"),
+            }
+        }
+    });
     worker.run_until_signal().await.context("worker stopped with an error")?;
     Ok(())
 }

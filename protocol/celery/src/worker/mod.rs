@@ -143,6 +143,18 @@ impl Worker {
         self.inner.cold.clone()
     }
 
+    /// `<node>#<nonce>`: this process life as the fleet knows it (see `transport::peers`). It is
+    /// announced in [`Worker::peers_key`] while the worker runs and removed when it stops or is
+    /// taken for dead, so other state (locks) can be tied to it.
+    pub fn instance(&self) -> &str {
+        self.inner.broker.instance()
+    }
+
+    /// The Redis key of the hash of live instances.
+    pub fn peers_key(&self) -> String {
+        self.inner.broker.names().key(crate::transport::PEERS_HASH)
+    }
+
     /// A producer that sends as this worker (origin = node name).
     pub fn producer(&self) -> Producer {
         self.inner.producer.clone()
