@@ -464,3 +464,36 @@ def test_profile_events_drawn_as_a_timeline_in_a_browser(tmp_path):
     if os.environ.get("INGEST_TIMELINE_PNG"):
         import shutil
         shutil.copy(shot, os.environ["INGEST_TIMELINE_PNG"])
+
+
+def test_watch_says_when_redis_lost_the_jobs_state():
+    """A Redis restarted without persistence comes back empty: `watch` must not take the vanished
+    counter for a finished job (exit 0), but say so in one line and exit non-zero. Against a real
+    redis-server, killed and restarted on the same port without an AOF."""
+    with RedisServer() as server:
+        url = server.url(0)
+        import redis as redis_py
+        r = redis_py.Redis.from_url(url)
+        job = "lost.job"
+        r.set(f"cleanup:/{job}", "[]")
+        r.rpush("singlepass", job)
+        r.set(f"irods_ingest_job_start_time:/{job}", repr(time.time()))
+        r.set(f"tasks:/{job}", 3)
+        r.rpush(f"count:/{job}", "a", "b", "c")
+        env = {k: v for k, v in os.environ.items() if k != "CELERY_BROKER_URL"}
+        env["CELERY_BROKER_URL"] = url
+        watch = subprocess.Popen([rust_worker_binary(), "watch", job], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        try:
+            time.sleep(2.0)
+            assert watch.poll() is None, "watch ended while the job runs"
+            server.crash()
+            server.restart()
+            out, err = watch.communicate(timeout=60)
+        finally:
+            if watch.poll() is None:
+                watch.kill()
+        assert watch.returncode not in (0, None), (watch.returncode, out, err)
+        lines = [line for line in err.splitlines() if "vanished" in line]
+        assert len(lines) == 1, err
+        assert "Redis restarted without persistence" in lines[0], err

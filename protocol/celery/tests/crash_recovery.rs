@@ -152,3 +152,27 @@ fn a_worker_restarted_under_its_name_runs_its_earlier_lifes_messages_at_once() {
     let log = second.stop();
     assert!(log.contains("earlier life"), "{log}");
 }
+
+#[test]
+fn a_redis_that_lost_its_data_is_reported_once_and_the_worker_goes_on() {
+    let mut env = Env::start();
+    let worker = env.rust_worker("rs1", "rq", &["--acks-late", "-c1"]);
+    env.client(&["send", "demo.add", "[1, 2]", "--queue", "rq", "--id", "before"]);
+    assert!(wait_until(PATIENCE, || started(&worker.log_text(), "before") == 1), "{}", worker.log_text());
+    // Killed and started again without persistence: it comes back empty.
+    env.redis.restart();
+    let lost = |log: &str| log.lines().filter(|l| l.contains("Redis lost its data")).count();
+    assert!(wait_until(PATIENCE, || lost(&worker.log_text()) == 1), "{}", worker.log_text());
+    env.client(&["send", "demo.add", "[3, 4]", "--queue", "rq", "--id", "after"]);
+    let result = env.python_result("after", 60);
+    assert_eq!(
+        result.as_dict().unwrap().get("status").and_then(|s| s.as_str()),
+        Some("SUCCESS"),
+        "{result:?}\n{}",
+        worker.log_text()
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let log = worker.stop();
+    assert_eq!(lost(&log), 1, "one line, not one per heartbeat:\n{log}");
+    assert!(!log.contains("announcement had vanished"), "{log}");
+}

@@ -62,6 +62,9 @@ impl Default for BackendOptions {
     }
 }
 
+/// How long storing a result waits for a restarting Redis.
+const STORE_PATIENCE: Duration = Duration::from_secs(60);
+
 /// A connection to the result backend database.
 #[derive(Clone)]
 pub struct ResultBackend {
@@ -94,25 +97,32 @@ impl ResultBackend {
 
     /// Stores and announces a task's state, unless SUCCESS is already stored (Python's rule).
     /// Returns whether it was written.
+    /// Repeated through a Redis restart (for up to a minute): a repeat is harmless.
     pub async fn store(&self, meta: &ResultMeta) -> Result<bool, ResultError> {
         let payload = meta.to_json()?;
         let key = self.meta_key(&meta.task_id);
-        let mut conn = self.conn.clone();
-        let existing: Option<Vec<u8>> = conn.get(&key).await?;
-        if let Some(existing) = existing
-            && stored_state(&existing).as_deref() == Some("SUCCESS")
-        {
-            return Ok(false);
-        }
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        match self.options.expires {
-            Some(ttl) => pipe.set_ex(&key, &payload, ttl.as_secs().max(1)),
-            None => pipe.set(&key, &payload),
-        };
-        pipe.publish(&key, &payload);
-        pipe.query_async::<()>(&mut conn).await?;
-        Ok(true)
+        let (key, payload) = (&key, &payload);
+        let written =
+            crate::transport::retry_while_transient("store result", STORE_PATIENCE, || async move {
+                let mut conn = self.conn.clone();
+                let existing: Option<Vec<u8>> = conn.get(key).await?;
+                if let Some(existing) = existing
+                    && stored_state(&existing).as_deref() == Some("SUCCESS")
+                {
+                    return Ok(false);
+                }
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                match self.options.expires {
+                    Some(ttl) => pipe.set_ex(key, payload, ttl.as_secs().max(1)),
+                    None => pipe.set(key, payload),
+                };
+                pipe.publish(key, payload);
+                pipe.query_async::<()>(&mut conn).await?;
+                Ok(true)
+            })
+            .await?;
+        Ok(written)
     }
 
     /// The stored meta of a task, parsed (for tests and tools).

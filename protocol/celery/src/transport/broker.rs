@@ -63,6 +63,42 @@ pub struct Broker {
     instance: Arc<str>,
 }
 
+/// Runs `op` until it succeeds, retrying with backoff (0.1 s doubling to 5 s) while the error is
+/// one a server restart or a dropped connection causes, for at most `patience`. Only for commands
+/// that are safe to repeat.
+pub async fn retry_while_transient<T, F, Fut>(
+    what: &str,
+    patience: Duration,
+    mut op: F,
+) -> Result<T, TransportError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, TransportError>>,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(100);
+    let mut failures = 0u32;
+    loop {
+        match op().await {
+            Ok(value) => {
+                if failures > 0 {
+                    info!(what, failures, "redis reachable again");
+                }
+                return Ok(value);
+            }
+            Err(e) if e.is_transient() && started.elapsed() < patience => {
+                if failures == 0 {
+                    warn!(what, error = %e, "redis unavailable; retrying until it is back");
+                }
+                failures += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl Broker {
     pub async fn connect(url: &str, options: TransportOptions) -> Result<Self, TransportError> {
         // A `sentinel://` URL stands for whichever server its sentinels name as master now.
@@ -92,33 +128,12 @@ impl Broker {
     /// is one a server restart or a dropped connection causes, for at most `outage_patience`.
     /// Only for commands that are safe to repeat: their second run must be harmless if the first
     /// one took effect and only its reply was lost.
-    pub async fn retrying<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, TransportError>
+    pub async fn retrying<T, F, Fut>(&self, what: &str, op: F) -> Result<T, TransportError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, TransportError>>,
     {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(100);
-        let mut failures = 0u32;
-        loop {
-            match op().await {
-                Ok(value) => {
-                    if failures > 0 {
-                        info!(what, failures, "redis reachable again");
-                    }
-                    return Ok(value);
-                }
-                Err(e) if e.is_transient() && started.elapsed() < self.options.outage_patience => {
-                    if failures == 0 {
-                        warn!(what, error = %e, "redis unavailable; retrying until it is back");
-                    }
-                    failures += 1;
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        retry_while_transient(what, self.options.outage_patience, op).await
     }
 
     fn manager_config(response_timeout_secs: Option<u64>) -> ConnectionManagerConfig {

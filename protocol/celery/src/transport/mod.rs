@@ -15,7 +15,7 @@ mod url;
 pub mod wire;
 
 pub use ack::{RestoreEnd, RestoreOutcome, unix_now};
-pub use broker::{Broker, TransportOptions};
+pub use broker::{Broker, TransportOptions, retry_while_transient};
 pub use consumer::{QueueConsumer, QueueCycle, Taken};
 pub use names::{DEAD_LETTER_LIST, DEFAULT_PRIORITY_STEPS, DEFAULT_SEP, KeyNames};
 pub use peers::{EPOCH_KEY, Epoch, PEERS_HASH, node_of};
