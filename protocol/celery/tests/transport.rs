@@ -183,13 +183,40 @@ async fn a_silent_instance_is_recovered_after_the_dead_peer_limit() {
     let base = Broker::connect(&redis.url(0), TransportOptions::default()).await.unwrap();
     let mut conn = base.conn();
     base.push("q", 0, &message("m", "q", 0)).await.unwrap();
+    // An instance silent for 100 s, on a Redis that started a moment ago: after a restart the
+    // others may still be reconnecting, so within the limit plus as much again nobody is taken
+    // for dead.
+    let long_ago = redis_time(&mut conn).await - 100.0;
+    let _: () = conn.hset("celery-proto.peers", "w9@h#old", long_ago).await.unwrap();
+    let watcher = base.for_node("w2");
+    assert_eq!(watcher.recover_dead_peers(None, Some(Duration::from_secs(30))).await.unwrap(), 0);
+    let peers: Vec<String> = conn.hkeys("celery-proto.peers").await.unwrap();
+    assert_eq!(peers, ["w9@h#old"], "not taken for dead right after a Redis start");
+
+    // Once Redis has been up for twice the limit, silence beyond the limit is death.
+    while server_uptime(&mut conn).await < 2 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let silent = base.for_node("w1");
     silent.announce_peer().await.unwrap();
     let mut consumer = QueueConsumer::new(&silent, &["q".into()]).await.unwrap();
     assert_eq!(consumer.take(8).await.unwrap().len(), 1);
-    let watcher = base.for_node("w2");
-    assert_eq!(watcher.recover_dead_peers(None, Some(Duration::from_secs(1))).await.unwrap(), 0);
+    assert_eq!(
+        watcher.recover_dead_peers(None, Some(Duration::from_secs(1))).await.unwrap(),
+        0,
+        "the old one held nothing"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(watcher.recover_dead_peers(None, Some(Duration::from_secs(1))).await.unwrap(), 1);
     assert_eq!(queue_ids(&mut conn, "q").await, ["m"]);
+}
+
+async fn redis_time(conn: &mut redis::aio::ConnectionManager) -> f64 {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(conn).await.unwrap();
+    secs as f64 + micros as f64 / 1e6
+}
+
+async fn server_uptime(conn: &mut redis::aio::ConnectionManager) -> u64 {
+    let info: String = redis::cmd("INFO").arg("server").query_async(conn).await.unwrap();
+    info.lines().find_map(|l| l.strip_prefix("uptime_in_seconds:")).unwrap().trim().parse().unwrap()
 }

@@ -37,6 +37,23 @@ pub const PEERS_HASH: &str = "celery-proto.peers";
 /// restarted without persistence comes back without it, and the first worker to notice says so.
 pub const EPOCH_KEY: &str = "celery-proto.epoch";
 
+/// How long after a Redis restart silent workers are still given to reconnect (their backoff
+/// reaches 5 s) before they are taken for dead, beyond the dead-peer limit itself: the limit
+/// again, at most this.
+const RECONNECT_SLACK_SECS: u64 = 10;
+
+/// Stamps an instance's announcement with Redis's clock. KEYS: the peers hash. ARGV: instance.
+/// Returns 1 when the field is new.
+static ANNOUNCE_SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local t = redis.call('TIME')
+local micros = t[2]
+return redis.call('HSET', KEYS[1], ARGV[1], t[1] .. '.' .. string.rep('0', 6 - #micros) .. micros)
+"#,
+    )
+});
+
 /// How long a recovery claim lasts if the recovering worker dies in the middle of it.
 const CLAIM_EXPIRY_MS: u64 = 15_000;
 
@@ -120,9 +137,29 @@ impl Broker {
     /// Announces this instance as alive. Returns false when its announcement had vanished,
     /// that is when another worker took it for dead and handed its messages to the fleet.
     pub async fn announce_peer(&self) -> Result<bool, TransportError> {
-        let existed: i64 =
-            self.conn().hset(self.names().key(PEERS_HASH), self.instance(), unix_now()).await?;
-        Ok(existed == 0)
+        let added: i64 = ANNOUNCE_SCRIPT
+            .key(self.names().key(PEERS_HASH))
+            .arg(self.instance())
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(added == 0)
+    }
+
+    /// Redis's clock (`TIME`), the one announcements are stamped with: workers on hosts whose
+    /// clocks differ still agree on who is silent.
+    async fn server_time(&self) -> Result<f64, TransportError> {
+        let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut self.conn()).await?;
+        Ok(secs as f64 + micros as f64 / 1e6)
+    }
+
+    /// Seconds since the Redis server started.
+    async fn server_uptime(&self) -> Result<u64, TransportError> {
+        let info: String = redis::cmd("INFO").arg("server").query_async(&mut self.conn()).await?;
+        Ok(info
+            .lines()
+            .find_map(|line| line.strip_prefix("uptime_in_seconds:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(u64::MAX))
     }
 
     /// Removes this instance's announcement and keys after giving back whatever they still
@@ -140,14 +177,24 @@ impl Broker {
         dead_after: Option<Duration>,
     ) -> Result<usize, TransportError> {
         let peers: Vec<(String, f64)> = self.conn().hgetall(self.names().key(PEERS_HASH)).await?;
-        let now = unix_now();
+        let now = self.server_time().await?;
+        let silent_for = |seen: f64| dead_after.is_some_and(|limit| now - seen > limit.as_secs_f64());
+        // Right after a Redis restart every announcement is old, and the other workers may still
+        // be reconnecting (with backoff): nobody is taken for dead until they had time to.
+        let restarted_recently = match dead_after {
+            Some(limit) if peers.iter().any(|(i, seen)| i != self.instance() && silent_for(*seen)) => {
+                let limit = limit.as_secs().max(1);
+                self.server_uptime().await? < limit + limit.min(RECONNECT_SLACK_SECS)
+            }
+            _ => false,
+        };
         let mut recovered = 0;
         for (instance, seen) in peers {
             if instance == self.instance() {
                 continue;
             }
             let earlier_life = earlier_lives_of.is_some_and(|node| node_of(&instance) == node);
-            let silent = dead_after.is_some_and(|limit| now - seen > limit.as_secs_f64());
+            let silent = !restarted_recently && silent_for(seen);
             if earlier_life || silent {
                 if earlier_life {
                     info!(instance, "recovering an earlier life of this node");
