@@ -125,9 +125,22 @@ async fn serve(
     let state_url = celery_proto::transport::resolve_sentinel(&args.broker)
         .await
         .with_context(|| format!("resolving the broker {}", redact(&args.broker)))?;
-    let app = IngestApp::connect(&state_url, irods, pool_size, handlers, log, settings)
+    // Waits for a Redis that is restarting or not up yet, as Celery does at start-up.
+    let app = {
+        let (irods, handlers, log, settings) = (&irods, &handlers, &log, &settings);
+        irods_ingest::state_conn::with_retry("connect to the job state", || {
+            IngestApp::connect(
+                &state_url,
+                irods.clone(),
+                pool_size,
+                handlers.clone(),
+                log.clone(),
+                settings.clone(),
+            )
+        })
         .await
-        .with_context(|| format!("connecting to Redis at {}", redact(&args.broker)))?;
+        .with_context(|| format!("connecting to Redis at {}", redact(&args.broker)))?
+    };
 
     let locks = app.locks.clone();
     let mut registry = TaskRegistry::new();

@@ -151,11 +151,13 @@ class Fleet:
     ``extra_worker_args``: appended to every worker command; ``rust_args`` / ``python_args``: only
     to the Rust / Python workers' (e.g. ``rust_args=["--lock-expiry", "20"]``).
     ``env``: extra variables for workers and the CLI.
+    ``redis_appendonly``: run the private Redis with an append-only file (``appendfsync always``),
+    so that ``fleet.redis_server.crash()`` + ``restart()`` keep the broker's and the jobs' state.
     """
 
     def __init__(self, workers: str = "python", concurrency: int = 2, *, resources=(), extra_worker_args=(),
                  rust_args=(), python_args=(), env: dict | None = None, base_dir: str | None = None, ready_timeout: float = 60.0,
-                 stop_timeout: float = 60.0, name: str | None = None):
+                 stop_timeout: float = 60.0, name: str | None = None, redis_appendonly: bool = False):
         if workers not in ("python", "rust", "mixed"):
             raise ValueError(f"workers must be python, rust or mixed, not {workers!r}")
         self.kind = workers
@@ -168,6 +170,7 @@ class Fleet:
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
         self.id = name or uuid.uuid4().hex[:8]
+        self.redis_appendonly = redis_appendonly
         self.dir = None
         self.tmpdir = None
         self.redis_server = None
@@ -186,7 +189,7 @@ class Fleet:
         self.tmpdir = os.path.join(self.dir, "tmp")
         os.makedirs(self.tmpdir)
         try:
-            self.redis_server = RedisServer().start()
+            self.redis_server = RedisServer(appendonly=self.redis_appendonly).start()
             self.server = IrodsTestServer(testserver_binary(), data_dir=os.path.join(self.dir, "irods")).start()
             env = {k: v for k, v in os.environ.items()
                    if not k.startswith("IRODS_") and k not in ("CELERY_BROKER_URL", "TMPDIR")}
@@ -311,6 +314,27 @@ class Fleet:
             worker.stop_report = f"SIGKILL after no exit within {timeout} s of SIGINT"
         self._reap_group(worker)
         return worker.stop_report
+
+    def restart_worker(self, worker: Worker) -> Worker:
+        """Start ``worker`` again with the same command, node name (``-n``) and log file, as a
+        supervisor restarting a crashed worker would. The new :class:`Worker` takes the old one's
+        place in :attr:`workers`. The old process must have exited (e.g. :meth:`kill_worker`). It
+        is not waited for: the log already holds the previous life's "ready" line."""
+        if worker.alive():
+            raise FleetError(f"{worker.name} is still running")
+        log = open(worker.log_path, "ab")
+        try:
+            process = subprocess.Popen(worker.command, env=self.env, cwd=self.tmpdir, stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                       preexec_fn=_die_with_parent)
+        finally:
+            log.close()
+        fresh = Worker(worker.kind, worker.name, worker.concurrency, worker.command, worker.log_path, process)
+        try:
+            self.workers[self.workers.index(worker)] = fresh
+        except ValueError:
+            self.workers.append(fresh)
+        return fresh
 
     def kill_worker(self, worker: Worker) -> None:
         """SIGKILL the worker's whole process group at once (a crash, for recovery tests)."""

@@ -57,7 +57,8 @@ pub use options::{ALLOW_REDIRECT, open_options, sync_options};
 pub use register::{ReplicaState, register_file, replica_state, update_metadata};
 pub use resources::child_of;
 pub use transfer::{
-    append_to_data_object, data_object_size, default_put_threads, object_matches_file, sync_file, upload_file,
+    ReplicaFacts, append_to_data_object, data_object_size, default_put_threads, object_matches_file,
+    replica_facts, sync_file, upload_file,
 };
 
 /// The existence check of `sync_data_from_file`: whether a data object is at `entry.target`;

@@ -147,24 +147,47 @@ async fn copy_from(
     }
 }
 
+/// What an existing object's replicas say, for the check of a cut upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaFacts {
+    /// Each replica's catalog size (`None`: unreadable).
+    pub sizes: Vec<Option<u64>>,
+    /// The earliest replica's creation time (seconds since the epoch).
+    pub created: Option<f64>,
+}
+
+/// The replicas of `entry.target`: sizes and creation time, in one GenQuery.
+pub async fn replica_facts(conn: &mut Connection, entry: &FileEntry) -> Result<ReplicaFacts> {
+    let (coll, name) = split_logical(&entry.target);
+    let rows = conn
+        .query(
+            &Query::select(&[col::DATA_SIZE, col::D_CREATE_TIME])
+                .eq(col::COLL_NAME, coll)
+                .eq(col::DATA_NAME, name),
+        )
+        .await?;
+    let sizes = rows.iter().map(|r| r.first().and_then(|s| s.parse().ok())).collect();
+    let created = rows
+        .iter()
+        .filter_map(|r| r.get(1).and_then(|t| t.trim().parse::<f64>().ok()))
+        .min_by(|a, b| a.total_cmp(b));
+    Ok(ReplicaFacts { sizes, created })
+}
+
 /// Whether the object at `entry.target` is a whole copy of the local file: every replica's
-/// catalog size equals the file's, and, with `check_content`, the server's checksum equals the
-/// file's SHA-256. Asked before a task that may have run before (a redelivery after a kill, a
-/// retry) takes an existing object as uploaded: its first attempt may have been cut mid-write.
+/// catalog size (from `facts`) equals the file's, and, with `check_content`, the server's
+/// checksum equals the file's SHA-256. Asked before a put-type sync takes an object its own job
+/// created as uploaded: the attempt that created it may have been cut mid-write.
 pub async fn object_matches_file(
     conn: &mut Connection,
     entry: &FileEntry,
+    facts: &ReplicaFacts,
     check_content: bool,
 ) -> Result<bool> {
     let source = entry.local_source()?;
     let local_size = tokio::fs::metadata(source.as_path()).await.map_err(|e| OpsError::io(&source, e))?.len();
-    let (coll, name) = split_logical(&entry.target);
-    let rows = conn
-        .query(&Query::select(&[col::DATA_SIZE]).eq(col::COLL_NAME, coll).eq(col::DATA_NAME, name))
-        .await?;
-    let sizes: Vec<Option<u64>> = rows.iter().map(|r| r.first().and_then(|s| s.parse().ok())).collect();
-    if sizes.is_empty() || sizes.iter().any(|s| *s != Some(local_size)) {
-        tracing::warn!(target = %entry.target, local_size, ?sizes, "object size differs from the file's");
+    if facts.sizes.is_empty() || facts.sizes.iter().any(|s| *s != Some(local_size)) {
+        tracing::warn!(target = %entry.target, local_size, sizes = ?facts.sizes, "object size differs from the file's");
         return Ok(false);
     }
     if !check_content {

@@ -348,19 +348,27 @@ pub(super) async fn sync_data_from_file(
     let mut exists =
         if m.initial_ingest() { false } else { ops::check_not_collection(&mut conn, &entry).await? };
     let op = operation(run, handler, meta).await?;
-    // A task that may have run before (a redelivery after a kill, a retry) may find the object
-    // its first attempt was writing when it was cut: whole only if sizes (and, where the
-    // decision below would keep or extend the object, the content) match. A cut one is uploaded
-    // again from the start, as the first attempt meant to.
-    if exists
-        && content
-        && op.is_put()
-        && source == DataSource::Filesystem
-        && run.may_have_run()
-        && !ops::object_matches_file(&mut conn, &entry, op != Operation::PutSync).await?
-    {
-        tracing::warn!(target = %entry.target, "an earlier attempt left this object incomplete; uploading it again");
-        exists = false;
+    // An existing object this job created (in this pass, or by an earlier run of this very
+    // task) may be one whose upload was cut by a kill or a server restart: it is whole only if
+    // the sizes match and, when this task may have run before and the decision below would keep
+    // or extend the object, the content too. A cut one is uploaded again from the start, as its
+    // first attempt meant to. Objects that were there before the pass keep the reference's
+    // decision (PUT never overwrites them).
+    if exists && content && op.is_put() && source == DataSource::Filesystem {
+        let facts = ops::replica_facts(&mut conn, &entry).await?;
+        let ours = run.may_have_run() || created_in_this_pass(run, &facts).await?;
+        if ours
+            && !ops::object_matches_file(
+                &mut conn,
+                &entry,
+                &facts,
+                run.may_have_run() && op != Operation::PutSync,
+            )
+            .await?
+        {
+            tracing::warn!(target = %entry.target, "an earlier attempt left this object incomplete; uploading it again");
+            exists = false;
+        }
     }
     let replica = if ops::needs_replica_check(op, exists) {
         let resource = if handler.capabilities().has_override(Override::ToResource) {
@@ -412,6 +420,15 @@ pub(super) async fn sync_data_from_file(
         })
         .await?;
     Ok(())
+}
+
+/// Whether the object was created after the job's current pass started (its start time, less a
+/// second for the servers' clocks and the catalog's whole seconds).
+async fn created_in_this_pass(run: &TaskRun, facts: &ops::ReplicaFacts) -> Result<bool, Failure> {
+    let Some(created) = facts.created else { return Ok(false) };
+    let job = run.meta().job_name()?.to_owned();
+    let started = run.app.store.counters(&job).await?.start_time;
+    Ok(started.is_some_and(|start| created >= start.floor() - 1.0))
 }
 
 /// The keyword arguments hooks and operations receive for `action` (reference §6.3).

@@ -103,9 +103,14 @@ impl Worker {
                 config.nodename
             )));
         }
-        let broker = Broker::connect(&config.broker_url, config.effective_transport())
-            .await?
-            .for_node(&config.nodename);
+        // Like Celery at start-up, wait for a broker that is restarting or not up yet.
+        let transport = config.effective_transport();
+        let patience = transport.outage_patience;
+        let broker = crate::transport::retry_while_transient("connect to the broker", patience, || {
+            Broker::connect(&config.broker_url, transport.clone())
+        })
+        .await?
+        .for_node(&config.nodename);
         let backend = match &config.result_backend {
             Some(url) => Some(ResultBackend::connect(url, config.backend_options.clone()).await?),
             None => None,
@@ -192,13 +197,16 @@ impl Worker {
     /// Runs until a shutdown is requested through [`Worker::shutdown_token`] or remote control.
     pub async fn run(self) -> Result<(), WorkerError> {
         let w = self.inner;
+        // Start-up commands wait out a Redis that is restarting (it answers LOADING for a while):
+        // a worker restarted by its supervisor at that moment must not exit again.
         for queue in &w.config.queues {
-            w.broker.declare_queue(queue).await?;
+            let broker = &w.broker;
+            broker.retrying("declare queue", || broker.declare_queue(queue)).await?;
         }
 
         let background = CancellationToken::new();
         let mailbox = Mailbox::new(w.broker.clone(), w.nodename(), w.clock.clone());
-        mailbox.declare().await?;
+        w.broker.retrying("declare the mailbox", || mailbox.declare()).await?;
         let mailbox_ready = CancellationToken::new();
         let control = tokio::spawn({
             let handler = remote::handler(w.clone());
@@ -213,7 +221,7 @@ impl Worker {
         // Announced before the first take, so that from the first message on a crash of this
         // process is seen by the fleet; earlier lives of this node are recovered first, so that
         // what they took and held runs again now, not after a timeout.
-        w.broker.announce_peer().await?;
+        w.broker.retrying("announce", || w.broker.announce_peer()).await?;
         let mut epoch = None;
         if let Err(e) = w.broker.check_epoch(&mut epoch).await {
             warn!(error = %e, "could not read the fleet's epoch");
