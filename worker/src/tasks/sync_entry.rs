@@ -422,13 +422,14 @@ pub(super) async fn sync_data_from_file(
     Ok(())
 }
 
-/// Whether the object was created after the job's current pass started (its start time, less a
-/// second for the servers' clocks and the catalog's whole seconds).
+/// Whether the object was created after the job's current pass started. The catalog keeps whole
+/// seconds, so an object created in the pass's first (partial) second counts as older: a changed
+/// file whose object the previous pass created a moment before keeps the reference's decision.
 async fn created_in_this_pass(run: &TaskRun, facts: &ops::ReplicaFacts) -> Result<bool, Failure> {
     let Some(created) = facts.created else { return Ok(false) };
     let job = run.meta().job_name()?.to_owned();
     let started = run.app.store.counters(&job).await?.start_time;
-    Ok(started.is_some_and(|start| created >= start.floor() - 1.0))
+    Ok(started.is_some_and(|start| created > start))
 }
 
 /// The keyword arguments hooks and operations receive for `action` (reference §6.3).
