@@ -39,6 +39,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
 
+use celery_proto::transport::unix_now;
+
 use crate::state_conn::{self, StateConn};
 
 /// python-redis-lock's `UNLOCK_SCRIPT`, byte for byte (its text is the protocol: Redis caches
@@ -530,10 +532,6 @@ async fn unlock(conn: &mut StateConn, release: &Release, name: &str, id: &str) -
         1 => Err(LockError::NotHeld { name: name.to_owned() }),
         other => Err(LockError::UnexpectedReply { name: name.to_owned(), script: "unlock", reply: other }),
     }
-}
-
-fn unix_now() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Backoff for a lock wait that Redis interrupted: true (after a pause) while the outage is

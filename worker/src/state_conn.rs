@@ -9,8 +9,9 @@
 //! scripts in `job::redis_store`, the lock's owner check) rather than left unretried.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use celery_proto::transport::{TransportError, retry_while_transient};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 /// The multiplexed, self-reconnecting connection every state command goes through.
@@ -55,7 +56,8 @@ where
     with_retry_for(what, OUTAGE_PATIENCE, op).await
 }
 
-/// [`with_retry`] with an explicit patience.
+/// [`with_retry`] with an explicit patience: the transport's own rule
+/// ([`celery_proto::transport::retry_while_transient`]), on bare redis errors.
 pub async fn with_retry_for<T, F, Fut>(
     what: &str,
     patience: Duration,
@@ -65,26 +67,18 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, redis::RedisError>>,
 {
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(100);
-    let mut failures = 0u32;
-    loop {
-        match op().await {
-            Ok(value) => {
-                if failures > 0 {
-                    tracing::info!(what, failures, "redis (job state) reachable again");
-                }
-                return Ok(value);
-            }
-            Err(e) if is_transient(&e) && started.elapsed() < patience => {
-                if failures == 0 {
-                    tracing::warn!(what, error = %e, "redis (job state) unavailable; retrying until it is back");
-                }
-                failures += 1;
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    let result = retry_while_transient(what, patience, || {
+        let attempt = op();
+        async move { attempt.await.map_err(TransportError::from) }
+    })
+    .await;
+    result.map_err(|e| match e {
+        TransportError::Redis(e) => e,
+        // `op` only returns redis errors; the transport's other variant cannot come back.
+        other => redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "unexpected transport error",
+            other.to_string(),
+        )),
+    })
 }

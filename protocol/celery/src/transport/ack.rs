@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use redis::{AsyncCommands, Script};
 use tracing::{error, info, warn};
 
-use super::{Broker, TransportError, wire};
+use super::{Broker, KeyNames, TransportError, wire};
 
 /// Restores one held message if it is still exactly the stored value (compare-and-swap).
 ///
@@ -95,6 +95,17 @@ pub fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
+/// Appends what forgets a held message: its `unacked_index` and `unacked` entries (as kombu
+/// removes them) and its tag in the holder's held set.
+fn forget_held<'a>(
+    pipe: &'a mut redis::Pipeline,
+    names: &KeyNames,
+    tag: &str,
+    held: &str,
+) -> &'a mut redis::Pipeline {
+    pipe.zrem(names.unacked_index(), tag).hdel(names.unacked(), tag).srem(held, tag)
+}
+
 impl Broker {
     fn own_held_key(&self) -> String {
         super::peers::held_key(self, self.instance())
@@ -156,13 +167,7 @@ impl Broker {
         let names = self.names();
         let held = &self.own_held_key();
         self.retrying("ack", || async move {
-            redis::pipe()
-                .atomic()
-                .zrem(names.unacked_index(), tag)
-                .hdel(names.unacked(), tag)
-                .srem(held, tag)
-                .query_async::<()>(&mut self.conn())
-                .await?;
+            forget_held(redis::pipe().atomic(), names, tag, held).query_async::<()>(&mut self.conn()).await?;
             Ok(())
         })
         .await
@@ -231,20 +236,9 @@ impl Broker {
 
     async fn dead_letter_held_by(&self, tag: &str, raw: &[u8], held: &str) -> Result<(), TransportError> {
         let names = self.names();
-        redis::pipe()
-            .atomic()
-            .lpush(names.dead_letter(), raw)
-            .zrem(names.unacked_index(), tag)
-            .hdel(names.unacked(), tag)
-            .srem(held, tag)
-            .query_async::<()>(&mut self.conn())
-            .await?;
-        Ok(())
-    }
-
-    /// Puts raw bytes that never became a held message on the dead-letter list.
-    pub async fn dead_letter(&self, raw: &[u8]) -> Result<(), TransportError> {
-        let _: () = self.conn().lpush(self.names().dead_letter(), raw).await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic().lpush(names.dead_letter(), raw);
+        forget_held(&mut pipe, names, tag, held).query_async::<()>(&mut self.conn()).await?;
         Ok(())
     }
 

@@ -47,10 +47,10 @@ impl Default for TransportOptions {
     }
 }
 
-/// The broker: a shared connection for short commands and a factory for blocking ones.
+/// The broker: a shared, self-reconnecting connection for its commands (nothing blocks on it:
+/// consumers poll with an atomic take, see `consumer`) and a factory for pub/sub ones.
 ///
-/// Clones share the command connection. BRPOP must never run on it (it would stall every other
-/// command queued behind it), so consumers take their own with [`Broker::blocking_connection`].
+/// Clones share the command connection.
 #[derive(Clone)]
 pub struct Broker {
     url: RedisUrl,
@@ -142,11 +142,6 @@ impl Broker {
             .set_connection_timeout(Some(Duration::from_secs(10)))
             .set_number_of_retries(6)
             .set_max_delay(Duration::from_secs(5))
-    }
-
-    /// A connection of its own for BRPOP and WATCH transactions (no response timeout; reconnects).
-    pub async fn blocking_connection(&self) -> Result<ConnectionManager, TransportError> {
-        Ok(self.client.get_connection_manager_with_config(Self::manager_config(None)).await?)
     }
 
     /// A pub/sub connection (PSUBSCRIBE for pidbox, SUBSCRIBE for results).
